@@ -1,0 +1,56 @@
+/**
+ * The one catalogue of errors lfsd answers with. Every error that reaches a client is an
+ * `LfsError`: a stable code, an HTTP status and a message, rendered by the HTTP layer as
+ * `application/vnd.git-lfs+json` `{ message, request_id, code }` (LFS-PROTOCOL.md section 2.3).
+ * Layers below HTTP throw these (or their own small errors that the HTTP layer maps here).
+ */
+export class LfsError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'LfsError';
+  }
+}
+
+export type ErrorCode = keyof typeof catalogue;
+
+const REALM = 'Basic realm="lfsd"';
+
+/** status and default message for every error code */
+const catalogue = {
+  unauthorized: { status: 401, message: 'Credentials needed', headers: { 'LFS-Authenticate': REALM } },
+  bad_credentials: { status: 401, message: 'Bad credentials', headers: { 'LFS-Authenticate': REALM } },
+  forbidden: { status: 403, message: 'You do not have write access to this repository' },
+  repo_not_found: { status: 404, message: 'Repository not found' },
+  object_not_found: { status: 404, message: 'Object does not exist' },
+  lock_not_found: { status: 404, message: 'Lock not found' },
+  route_not_found: { status: 404, message: 'Not found' },
+  not_acceptable: { status: 406, message: 'Accept must be application/vnd.git-lfs+json' },
+  lock_exists: { status: 409, message: 'already created lock' },
+  hash_algo: { status: 409, message: 'Unsupported hash algorithm' },
+  too_large: { status: 413, message: 'Request body too large' },
+  too_many_objects: { status: 413, message: 'Too many objects in one batch' },
+  range_not_satisfiable: { status: 416, message: 'Range not satisfiable' },
+  validation: { status: 422, message: 'Validation error' },
+  bad_request: { status: 400, message: 'Bad request' },
+  hash_mismatch: { status: 400, message: 'Content does not match its oid' },
+  size_mismatch: { status: 400, message: 'Content size does not match the declared size' },
+  upload_aborted: { status: 400, message: 'Upload ended before all bytes arrived' },
+  object_too_large: { status: 413, message: 'Object is larger than this server accepts' },
+  not_ready: { status: 503, message: 'Server is not ready' },
+  internal: { status: 500, message: 'Internal server error' },
+} satisfies Record<string, { status: number; message: string; headers?: Record<string, string> }>;
+
+/** Build the catalogue's error for `code`, optionally with a more specific message. */
+export function lfsError(code: ErrorCode, message?: string): LfsError {
+  const entry: { status: number; message: string; headers?: Record<string, string> } = catalogue[code];
+  return new LfsError(code, entry.status, message ?? entry.message, entry.headers ?? {});
+}
+
+export function isLfsError(err: unknown): err is LfsError {
+  return err instanceof LfsError;
+}

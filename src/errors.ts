@@ -45,10 +45,10 @@ const catalogue = {
   internal: { status: 500, message: 'Internal server error' },
 } satisfies Record<string, { status: number; message: string; headers?: Record<string, string> }>;
 
-/** Build the catalogue's error for `code`, optionally with a more specific message. */
-export function lfsError(code: ErrorCode, message?: string): LfsError {
+/** Build the catalogue's error for `code`, optionally with a more specific message and extra headers. */
+export function lfsError(code: ErrorCode, message?: string, headers?: Record<string, string>): LfsError {
   const entry: { status: number; message: string; headers?: Record<string, string> } = catalogue[code];
-  return new LfsError(code, entry.status, message ?? entry.message, entry.headers ?? {});
+  return new LfsError(code, entry.status, message ?? entry.message, { ...entry.headers, ...headers });
 }
 
 export function isLfsError(err: unknown): err is LfsError {

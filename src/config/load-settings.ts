@@ -1,0 +1,96 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { envName, SECRET_SETTINGS, settingNames, settingsSchema, type Settings } from './settings.js';
+
+/** A bad configuration: the message names the key and what it expects. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface SettingSources {
+  /** path of a YAML or JSON config file */
+  configFile?: string;
+  env?: NodeJS.ProcessEnv;
+  /** values from command-line flags, keyed by setting name; undefined entries are ignored */
+  flags?: Partial<Record<string, unknown>>;
+}
+
+/** Merge defaults < config file < environment < flags, validate, and resolve derived defaults. */
+export function loadSettings(sources: SettingSources = {}): Settings {
+  const env = sources.env ?? process.env;
+  const configFile = (sources.flags?.config as string | undefined) ?? sources.configFile ?? env.LFSD_CONFIG;
+  const merged: Record<string, unknown> = {
+    ...(configFile ? readConfigFile(configFile) : {}),
+    ...fromEnv(env),
+    ...definedOnly(sources.flags ?? {}),
+  };
+  delete merged.config;
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, configFile));
+  const settings = parsed.data;
+  settings.dataDir = resolve(settings.dataDir);
+  settings.databaseUrl ??= `sqlite:${resolve(settings.dataDir, 'lfsd.sqlite')}`;
+  if (settings.storage === 's3' && !settings.s3Bucket) {
+    throw new ConfigError('s3Bucket: required when storage is s3 (--s3-bucket, LFSD_S3_BUCKET)');
+  }
+  return Object.freeze(settings);
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: ${(err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+  }
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`config file ${path}: expected a mapping of settings`);
+  return value as Record<string, unknown>;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const values: Record<string, unknown> = {};
+  for (const name of settingNames) {
+    const value = env[envName(name)];
+    if (value !== undefined && value !== '') values[name] = value;
+  }
+  return values;
+}
+
+function definedOnly(values: Partial<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+}
+
+function describeIssues(error: z.ZodError, configFile: string | undefined): string {
+  return error.issues
+    .map((issue) => {
+      if (issue.code === 'unrecognized_keys') {
+        return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}${configFile ? ` in ${configFile}` : ''}`;
+      }
+      const key = issue.path.join('.');
+      return `${key} (${envName(key)}): ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** The settings with secrets masked, for `lfsd config print` and start-up logs. */
+export function maskedSettings(settings: Settings): Record<string, unknown> {
+  const shown: Record<string, unknown> = { ...settings };
+  for (const name of SECRET_SETTINGS) {
+    const value = shown[name];
+    if (typeof value !== 'string') continue;
+    shown[name] = name === 'databaseUrl' ? value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@') : '***';
+  }
+  return shown;
+}

@@ -1,0 +1,57 @@
+/**
+ * The one schema of every lfsd setting. Each setting has a camelCase name (the config-file key),
+ * an environment variable `LFSD_<SNAKE_NAME>` and a flag `--<kebab-name>`, all derived from the
+ * name here, so a new setting is added in one place.
+ *
+ * Precedence: defaults < config file (YAML or JSON) < environment < command-line flags.
+ */
+import { z } from 'zod';
+
+const bool = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(min).max(max));
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
+
+export const settingsSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./lfsd-data'),
+  listen: hostPort.default('127.0.0.1:8080'),
+  /** base URL clients reach this server at (behind a load balancer); default derived from `listen` */
+  publicUrl: httpUrl.optional(),
+  /** `sqlite:PATH`, `postgres://...` or `mysql://...`; default `sqlite:<dataDir>/lfsd.sqlite` */
+  databaseUrl: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/)/, 'expected sqlite:PATH, postgres://… or mysql://…').optional(),
+  databasePoolSize: int(1, 1000).default(10),
+  storage: z.enum(['disk', 's3']).default('disk'),
+  s3Bucket: z.string().min(1).optional(),
+  s3Prefix: z.string().default(''),
+  s3Endpoint: httpUrl.optional(),
+  s3Region: z.string().default('us-east-1'),
+  s3ForcePathStyle: bool.default(false),
+  transferMode: z.enum(['proxy', 'direct']).default('proxy'),
+  /** HMAC secret for transfer tokens; shared by all replicas. Default: generated into the data dir */
+  secret: z.string().min(32, 'expected at least 32 characters').optional(),
+  /** lifetime of transfer hrefs in seconds (the client re-batches 5 s before expiry) */
+  transferTokenTtl: int(60).default(3600),
+  maxObjectSize: int(0).default(100 * 1024 ** 3),
+  maxBatchObjects: int(1, 100_000).default(1000),
+  jsonBodyLimit: int(1024).default(1024 * 1024),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** seconds in-flight transfers may run after SIGTERM before the process exits anyway */
+  shutdownTimeout: int(0).default(30),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+export type SettingName = keyof Settings;
+
+/** settings never shown in clear (config print, logs) */
+export const SECRET_SETTINGS: readonly SettingName[] = ['secret', 'databaseUrl'];
+
+export const settingNames = Object.keys(settingsSchema.shape) as SettingName[];
+
+export function envName(name: string): string {
+  return `LFSD_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}
+
+export function flagName(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}

@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { TransferTokens } from '../auth/transfer-token.js';
+import type { BatchPlanner } from '../lfs/batch-planner.js';
+import type { BatchLimits } from '../lfs/batch-request.js';
+import type { TransferService } from '../lfs/transfer-service.js';
+import type { MetadataStore } from '../metadata/metadata-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+/** Everything the HTTP app needs, built once by the server (or a test) and passed in. */
+export interface AppDeps {
+  logger: Logger;
+  metadata: MetadataStore;
+  store: ObjectStore;
+  authenticator: Authenticator;
+  tokens: TransferTokens;
+  planner: BatchPlanner;
+  transfers: TransferService;
+  /** base URL clients reach this server at, without a trailing slash */
+  publicUrl: string;
+  limits: BatchLimits & { jsonBodyLimit: number };
+  /** true once shutdown began: /readyz answers 503 */
+  isDraining?: () => boolean;
+}

@@ -1,0 +1,37 @@
+/**
+ * Renders every error as LFS JSON `{ message, request_id }` with the catalogue's status
+ * (src/errors.ts). Errors that are not LfsErrors are mapped here, in one place.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { isLfsError, lfsError, type LfsError } from '../errors.js';
+import { LFS_JSON } from './lfs-json.js';
+
+export function toLfsError(err: FastifyError | Error): LfsError {
+  if (isLfsError(err)) return err;
+  const fastifyError = err as FastifyError;
+  if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return lfsError('too_large');
+  if (fastifyError.statusCode === 413) return lfsError('too_large');
+  if (fastifyError.statusCode && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
+    return lfsError('bad_request', fastifyError.message);
+  }
+  return lfsError('internal');
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const lfs = toLfsError(err);
+    if (lfs.status >= 500) request.log.error({ err }, 'request failed');
+    if (reply.sent || reply.raw.headersSent) {
+      reply.raw.destroy();
+      return;
+    }
+    void reply
+      .code(lfs.status)
+      .headers(lfs.headers)
+      .type(LFS_JSON)
+      .send({ message: lfs.message, request_id: request.id });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).type(LFS_JSON).send({ message: 'Not found', request_id: request.id });
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * Plans the answer to a Batch API request (LFS-PROTOCOL.md section 2.2): for each object, the
+ * actions the client should take or a per-object error.
+ *
+ * "Already present" (no actions on upload) means linked to this repository in the metadata AND
+ * present in the object store (DESIGN.md integrity rules; git-lfs #2201). Download actions are
+ * offered only for objects linked to this repository: knowing an oid is not enough.
+ */
+import type { TransferTokens } from '../auth/transfer-token.js';
+import type { MetadataStore, Repo } from '../metadata/metadata-store.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { BatchRequest, RequestedObject } from './batch-request.js';
+import { mapLimit } from './map-limit.js';
+import { objectHref, verifyHref } from './hrefs.js';
+
+export interface Action {
+  href: string;
+  header: Record<string, string>;
+  expires_in: number;
+}
+
+export interface ResponseObject {
+  oid: string;
+  size: number;
+  authenticated?: boolean;
+  actions?: { upload?: Action; download?: Action; verify?: Action };
+  error?: { code: number; message: string };
+}
+
+export interface BatchResponse {
+  transfer: 'basic';
+  objects: ResponseObject[];
+  hash_algo: 'sha256';
+}
+
+export interface PlannerDeps {
+  metadata: MetadataStore;
+  store: ObjectStore;
+  tokens: TransferTokens;
+  /** `direct` hands out presigned store URLs when the store can sign them */
+  transferMode: 'proxy' | 'direct';
+}
+
+/** concurrent store `stat` calls per batch (an S3 HEAD each) */
+const STAT_CONCURRENCY = 16;
+
+export class BatchPlanner {
+  constructor(private readonly deps: PlannerDeps) {}
+
+  async plan(request: BatchRequest, repoPath: string, repo: Repo | undefined, baseUrl: string): Promise<BatchResponse> {
+    const linked = repo
+      ? await this.deps.metadata.findLinkedObjects(repo.id, request.objects.map((o) => o.oid))
+      : new Map<string, number>();
+    const planned =
+      request.operation === 'upload'
+        ? await mapLimit(request.objects, STAT_CONCURRENCY, (o) => this.planUpload(o, linked.get(o.oid), repoPath, baseUrl))
+        : await Promise.all(request.objects.map((o) => this.planDownload(o, linked.get(o.oid), repoPath, baseUrl)));
+    return { transfer: 'basic', objects: [...planned, ...request.rejected], hash_algo: 'sha256' };
+  }
+
+  private async planUpload(
+    object: RequestedObject,
+    linkedSize: number | undefined,
+    repoPath: string,
+    baseUrl: string,
+  ): Promise<ResponseObject> {
+    if (linkedSize === object.size) {
+      const stored = await this.deps.store.stat(object.oid);
+      if (stored?.size === object.size) return { oid: object.oid, size: object.size };
+    }
+    const scope = { repoPath, oid: object.oid, size: object.size };
+    const verify = this.action(verifyHref(baseUrl, object.oid), this.deps.tokens.issue({ ...scope, operation: 'verify' }));
+    const direct = await this.presign('upload', object);
+    const upload = direct ?? this.action(objectHref(baseUrl, object.oid), this.deps.tokens.issue({ ...scope, operation: 'upload' }));
+    // echo the requested size: the client compares it with its local file (section 2.2)
+    return { oid: object.oid, size: object.size, authenticated: true, actions: { upload, verify } };
+  }
+
+  private async planDownload(
+    object: RequestedObject,
+    linkedSize: number | undefined,
+    repoPath: string,
+    baseUrl: string,
+  ): Promise<ResponseObject> {
+    if (linkedSize === undefined) {
+      return { oid: object.oid, size: object.size, error: { code: 404, message: 'Object does not exist' } };
+    }
+    const found = { oid: object.oid, size: linkedSize };
+    const download =
+      (await this.presign('download', found)) ??
+      this.action(objectHref(baseUrl, object.oid), this.deps.tokens.issue({ ...found, repoPath, operation: 'download' }));
+    return { ...found, authenticated: true, actions: { download } };
+  }
+
+  private action(href: string, token: string): Action {
+    return { href, header: { Authorization: `Bearer ${token}` }, expires_in: this.deps.tokens.ttl };
+  }
+
+  private async presign(op: 'upload' | 'download', object: RequestedObject): Promise<Action | undefined> {
+    if (this.deps.transferMode !== 'direct' || !this.deps.store.presign) return undefined;
+    const signed = await this.deps.store.presign(op, object.oid, object.size, this.deps.tokens.ttl);
+    return signed && { href: signed.href, header: signed.header, expires_in: signed.expiresIn };
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The Basic Transfer API's rules (LFS-PROTOCOL.md sections 3.1-3.3), without HTTP types:
+ * upload streams into the store, which publishes only complete, verified content, and only then
+ * links the object to the repository (proof of possession); download serves linked objects;
+ * verify confirms (and in direct mode, records) an upload.
+ */
+import type { Readable } from 'node:stream';
+import { lfsError, type LfsError } from '../errors.js';
+import type { MetadataStore, Repo } from '../metadata/metadata-store.js';
+import { StoreError, type ByteRange, type ObjectStore, type StoredObject } from '../storage/object-store.js';
+
+export interface TransferDeps {
+  metadata: MetadataStore;
+  store: ObjectStore;
+  maxObjectSize: number;
+}
+
+export class TransferService {
+  constructor(private readonly deps: TransferDeps) {}
+
+  async upload(repoPath: string, oid: string, size: number, body: Readable, signal: AbortSignal): Promise<void> {
+    if (size > this.deps.maxObjectSize) {
+      throw lfsError('object_too_large', `Object size ${size} exceeds the maximum of ${this.deps.maxObjectSize} bytes`);
+    }
+    const repo = await this.repo(repoPath);
+    try {
+      await this.deps.store.put(oid, size, body, { signal });
+    } catch (err) {
+      throw storeErrorToLfs(err);
+    }
+    // the link is written only once the content is durable in the store
+    await this.deps.metadata.linkObject(repo.id, oid, size);
+  }
+
+  /** Stored size of an object linked to the repository; 404 otherwise (proof of possession). */
+  async linkedSize(repoPath: string, oid: string): Promise<number> {
+    const repo = await this.repo(repoPath);
+    const size = (await this.deps.metadata.findLinkedObjects(repo.id, [oid])).get(oid);
+    if (size === undefined) throw lfsError('object_not_found');
+    return size;
+  }
+
+  /** The bytes of an object `linkedSize` has vouched for (the whole object, or a range). */
+  async read(oid: string, range?: ByteRange, signal?: AbortSignal): Promise<StoredObject> {
+    const found = await this.deps.store.get(oid, { range, signal });
+    if (!found) throw lfsError('object_not_found', 'Object content is missing from storage');
+    return found;
+  }
+
+  /**
+   * 200 when the object is linked to the repository with that size (section 3.3). Checking the
+   * store alone would not do: another repository's copy would pass without proof of possession.
+   */
+  async verify(repoPath: string, oid: string, size: number): Promise<void> {
+    const repo = await this.repo(repoPath);
+    const linkedSize = (await this.deps.metadata.findLinkedObjects(repo.id, [oid])).get(oid);
+    if (linkedSize === undefined) throw lfsError('object_not_found');
+    if (linkedSize !== size) throw lfsError('validation', `Object size is ${linkedSize}, not ${size}`);
+  }
+
+  private async repo(repoPath: string): Promise<Repo> {
+    const repo = await this.deps.metadata.findRepo(repoPath);
+    if (!repo) throw lfsError('repo_not_found');
+    return repo;
+  }
+}
+
+function storeErrorToLfs(err: unknown): LfsError | unknown {
+  if (!(err instanceof StoreError)) return err;
+  switch (err.code) {
+    case 'hash_mismatch':
+      return lfsError('hash_mismatch');
+    case 'size_mismatch':
+      return lfsError('size_mismatch');
+    case 'aborted':
+      return lfsError('upload_aborted');
+    default:
+      return err;
+  }
+}

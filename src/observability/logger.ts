@@ -1,0 +1,12 @@
+import { pino, type Logger } from 'pino';
+
+/** The one logger: JSON lines (one per request), pretty-printed when stdout is a terminal. */
+export function createLogger(level: string, options: { pretty?: boolean } = {}): Logger {
+  const pretty = options.pretty ?? process.stdout.isTTY === true;
+  return pino({
+    level,
+    base: { service: 'lfsd' },
+    redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '***' },
+    ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } } : {}),
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * An lfsd app on the embedded default (SQLite + disk) in a fresh temp dir, for tests through
+ * `app.inject()` or, with `listen`, through a real socket on 127.0.0.1 and a random port.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateAccessToken, hashAccessToken } from '../../src/auth/access-token.js';
+import { hashPassword } from '../../src/auth/password-hash.js';
+import { loadSettings } from '../../src/config/load-settings.js';
+import type { Settings } from '../../src/config/settings.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { buildApp } from '../../src/http/app.js';
+import { buildDeps, type BuiltDeps } from '../../src/server/build-deps.js';
+import type { FastifyInstance } from 'fastify';
+
+export interface TestApp {
+  app: FastifyInstance;
+  deps: BuiltDeps;
+  settings: Settings;
+  dataDir: string;
+  close(): Promise<void>;
+}
+
+export async function createTestApp(overrides: Record<string, unknown> = {}): Promise<TestApp> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'lfsd-test-'));
+  const settings = loadSettings({ env: {}, flags: { dataDir, logLevel: 'silent', ...overrides } });
+  const deps = await buildDeps(settings, createLogger('silent', { pretty: false }), 'http://lfsd.test');
+  const app = buildApp(deps);
+  await app.ready();
+  return {
+    app,
+    deps,
+    settings,
+    dataDir,
+    async close() {
+      await app.close();
+      await deps.close();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function basicAuth(name: string, secret: string): string {
+  return `Basic ${Buffer.from(`${name}:${secret}`).toString('base64')}`;
+}
+
+export async function addUser(
+  deps: BuiltDeps,
+  name: string,
+  options: { admin?: boolean; password?: string } = {},
+): Promise<{ id: number; authorization: string; token: string }> {
+  const password = options.password ?? `${name}-password`;
+  const user = await deps.metadata.createUser({
+    name,
+    isAdmin: options.admin ?? false,
+    passwordHash: await hashPassword(password),
+  });
+  const token = generateAccessToken();
+  await deps.metadata.createToken({ userId: user.id, name: 'test', secretHash: hashAccessToken(token), expiresAt: null });
+  return { id: user.id, authorization: basicAuth(name, password), token };
+}

@@ -106,7 +106,12 @@ export interface MetadataStore {
   findGrant(userId: number, repoId: number): Promise<Permission | undefined>;
 
   // locks: exclusive per (repository, path) by a unique constraint, never by process memory
-  createLock(lock: { repoId: number; path: string; ownerId: number; ref: string | null }): Promise<CreateLockResult>;
+  createLock(lock: {
+    repoId: number;
+    path: string;
+    ownerId: number;
+    ref: string | null;
+  }): Promise<CreateLockResult>;
   /** ordered by id ascending */
   listLocks(repoId: number, query: LockQuery): Promise<Lock[]>;
   findLock(repoId: number, id: string): Promise<Lock | undefined>;

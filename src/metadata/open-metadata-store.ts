@@ -1,0 +1,104 @@
+/**
+ * The entry point for the rest of lfsd: a database URL in, a ready MetadataStore out.
+ *
+ *   sqlite:PATH | sqlite://PATH | sqlite::memory:   embedded (PATH relative to the working directory)
+ *   postgres://... | postgresql://...               PostgreSQL / Aurora PostgreSQL
+ *   mysql://... | mariadb://...                     MySQL, MariaDB / Aurora MySQL
+ */
+import { resolve } from 'node:path';
+import type { Kysely } from 'kysely';
+import { createMysqlDb, createPostgresDb, createSqliteDb } from './dialects.js';
+import type { DialectName } from './dialects.js';
+import type { MetadataStore } from './metadata-store.js';
+import { migrateToLatest } from './migrations/migrate.js';
+import type { Database } from './schema.js';
+import { SqlMetadataStore } from './sql-metadata-store.js';
+
+export { migrateToLatest };
+
+export interface OpenMetadataStoreOptions {
+  /** apply pending migrations before returning (default true) */
+  migrate?: boolean;
+  /** connections per process for PostgreSQL and MySQL (default 10); SQLite has one */
+  poolSize?: number;
+}
+
+const DEFAULT_POOL_SIZE = 10;
+
+export type DatabaseLocation =
+  { dialect: 'sqlite'; path: string } | { dialect: 'postgres' | 'mysql'; url: string };
+
+/** Which database a URL names. Errors mention the scheme only: the URL may hold a password. */
+export function parseDatabaseUrl(databaseUrl: string): DatabaseLocation {
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(databaseUrl)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'sqlite': {
+      // sqlite:data/lfsd.db, sqlite:/var/lib/lfsd.db, sqlite:///var/lib/lfsd.db, sqlite::memory:
+      const rest = databaseUrl.slice('sqlite:'.length);
+      const path = rest.startsWith('//') ? rest.slice(2) : rest;
+      if (path === '') throw new Error('the sqlite: database URL has no file path');
+      return { dialect: 'sqlite', path: path === ':memory:' ? path : resolve(path) };
+    }
+    case 'postgres':
+    case 'postgresql':
+      return { dialect: 'postgres', url: databaseUrl };
+    case 'mysql':
+    case 'mariadb':
+      return { dialect: 'mysql', url: databaseUrl };
+    case undefined:
+      throw new Error(
+        'the database URL has no scheme (expected sqlite:, postgres://, mysql:// or mariadb://)',
+      );
+    default:
+      throw new Error(
+        `unsupported database URL scheme "${scheme}:" (expected sqlite:, postgres://, postgresql://, mysql:// or mariadb://)`,
+      );
+  }
+}
+
+function createDb(location: DatabaseLocation, poolSize: number): Kysely<Database> {
+  switch (location.dialect) {
+    case 'sqlite':
+      return createSqliteDb(location.path);
+    case 'postgres':
+      return createPostgresDb(location.url, poolSize);
+    case 'mysql':
+      return createMysqlDb(location.url, poolSize);
+  }
+}
+
+export async function openMetadataStore(
+  databaseUrl: string,
+  options: OpenMetadataStoreOptions = {},
+): Promise<MetadataStore> {
+  const { db, dialect } = openDb(databaseUrl, options.poolSize);
+  if (options.migrate ?? true) {
+    try {
+      await migrateToLatest(db, dialect);
+    } catch (err) {
+      await db.destroy();
+      throw err;
+    }
+  }
+  return new SqlMetadataStore(db, dialect);
+}
+
+/** `lfsd migrate`: apply pending migrations and close; returns the names of those applied. */
+export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
+  const { db, dialect } = openDb(databaseUrl, 1);
+  try {
+    return await migrateToLatest(db, dialect);
+  } finally {
+    await db.destroy();
+  }
+}
+
+function openDb(
+  databaseUrl: string,
+  poolSize = DEFAULT_POOL_SIZE,
+): { db: Kysely<Database>; dialect: DialectName } {
+  if (!Number.isInteger(poolSize) || poolSize < 1)
+    throw new RangeError(`invalid database pool size ${poolSize}`);
+  const location = parseDatabaseUrl(databaseUrl);
+  return { db: createDb(location, poolSize), dialect: location.dialect };
+}

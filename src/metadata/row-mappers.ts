@@ -1,0 +1,107 @@
+/**
+ * Rows as the drivers return them -> the MetadataStore's types. All normalisation of driver
+ * differences on the way out lives here (schema.ts lists them).
+ */
+import type { Lock, Permission, Repo, TokenRecord, User } from './metadata-store.js';
+import type { DbBoolean, DbTimestamp } from './schema.js';
+
+export function toBoolean(value: DbBoolean): boolean {
+  return value === true || value === 1;
+}
+
+export function toDate(value: DbTimestamp): Date {
+  return value instanceof Date ? value : new Date(value);
+}
+
+export function toNullableDate(value: DbTimestamp | null): Date | null {
+  return value === null ? null : toDate(value);
+}
+
+/** ids and sizes: `pg` returns 64-bit integers as strings */
+export function toNumber(value: number | string | bigint): number {
+  return typeof value === 'number' ? value : Number(value);
+}
+
+export interface RepoRow {
+  id: number;
+  path: string;
+  is_public: DbBoolean;
+  created_at: DbTimestamp;
+}
+
+export function toRepo(row: RepoRow): Repo {
+  return {
+    id: toNumber(row.id),
+    path: row.path,
+    isPublic: toBoolean(row.is_public),
+    createdAt: toDate(row.created_at),
+  };
+}
+
+export interface UserRow {
+  id: number;
+  name: string;
+  is_admin: DbBoolean;
+  password_hash: string | null;
+  created_at: DbTimestamp;
+}
+
+export function toUser(row: UserRow): User {
+  return {
+    id: toNumber(row.id),
+    name: row.name,
+    isAdmin: toBoolean(row.is_admin),
+    passwordHash: row.password_hash,
+    createdAt: toDate(row.created_at),
+  };
+}
+
+export interface TokenRow {
+  id: number;
+  user_id: number;
+  name: string | null;
+  created_at: DbTimestamp;
+  expires_at: DbTimestamp | null;
+  revoked_at: DbTimestamp | null;
+}
+
+export function toToken(row: TokenRow): TokenRecord {
+  return {
+    id: toNumber(row.id),
+    userId: toNumber(row.user_id),
+    name: row.name,
+    createdAt: toDate(row.created_at),
+    expiresAt: toNullableDate(row.expires_at),
+    revokedAt: toNullableDate(row.revoked_at),
+  };
+}
+
+export interface LockRow {
+  id: number | string;
+  repo_id: number;
+  path: string;
+  owner_id: number;
+  owner_name: string;
+  ref: string | null;
+  locked_at: DbTimestamp;
+}
+
+export function toLock(row: LockRow): Lock {
+  return {
+    id: String(row.id),
+    repoId: toNumber(row.repo_id),
+    path: row.path,
+    ownerId: toNumber(row.owner_id),
+    ownerName: row.owner_name,
+    lockedAt: toDate(row.locked_at),
+    ref: row.ref,
+  };
+}
+
+const PERMISSIONS: ReadonlySet<string> = new Set<Permission>(['read', 'write', 'admin']);
+
+export function toPermission(value: string): Permission {
+  // The column has a CHECK constraint; this guards against a hand-edited database.
+  if (!PERMISSIONS.has(value)) throw new Error(`unknown permission in the database: ${value}`);
+  return value as Permission;
+}

@@ -1,0 +1,476 @@
+/**
+ * The MetadataStore over Kysely: one implementation for SQLite, PostgreSQL and MySQL. Dialect
+ * differences stay in sql-portability.ts (queries) and row-mappers.ts (results); this file reads
+ * as plain SQL. Race safety comes from unique keys, never from checks made before a write.
+ */
+import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
+import type { Kysely } from 'kysely';
+import type { DialectName } from './dialects.js';
+import { AlreadyExistsError } from './metadata-store.js';
+import type {
+  CreateLockResult,
+  Lock,
+  LockQuery,
+  MetadataStore,
+  Permission,
+  Repo,
+  TokenRecord,
+  User,
+} from './metadata-store.js';
+import { toLock, toNumber, toPermission, toRepo, toToken, toUser } from './row-mappers.js';
+import { MAX_REPO_PATH_LENGTH, MAX_USER_NAME_LENGTH } from './schema.js';
+import type { Database } from './schema.js';
+import {
+  dbBoolean,
+  dbTimestamp,
+  insertReturningId,
+  isDeadlock,
+  isUniqueViolation,
+  skipDuplicate,
+  upsert,
+} from './sql-portability.js';
+
+/** oids per `IN (...)` list: well below every dialect's bound-parameter limit */
+const OIDS_PER_QUERY = 500;
+
+/** createLock retries when the conflicting lock is deleted before it can be read, or on a deadlock */
+const CREATE_LOCK_ATTEMPTS = 10;
+
+const REPO_COLUMNS = ['id', 'path', 'is_public', 'created_at'] as const;
+const USER_COLUMNS = ['id', 'name', 'is_admin', 'password_hash', 'created_at'] as const;
+const TOKEN_COLUMNS = ['id', 'user_id', 'name', 'created_at', 'expires_at', 'revoked_at'] as const;
+
+export class SqlMetadataStore implements MetadataStore {
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly dialect: DialectName,
+  ) {}
+
+  // ---- repositories
+
+  async createRepo(path: string, options: { isPublic: boolean }): Promise<Repo> {
+    checkLength('repository path', path, MAX_REPO_PATH_LENGTH);
+    const createdAt = new Date();
+    const insert = this.db.insertInto('repos').values({
+      path,
+      is_public: dbBoolean(this.dialect, options.isPublic),
+      created_at: dbTimestamp(this.dialect, createdAt),
+    });
+    try {
+      const id = await insertReturningId(this.dialect, insert);
+      return { id: Number(id), path, isPublic: options.isPublic, createdAt };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AlreadyExistsError(`repository ${path}`);
+      throw err;
+    }
+  }
+
+  async findRepo(path: string): Promise<Repo | undefined> {
+    const row = await this.db
+      .selectFrom('repos')
+      .select(REPO_COLUMNS)
+      .where('path', '=', path)
+      .executeTakeFirst();
+    return row && toRepo(row);
+  }
+
+  async ensureRepo(path: string): Promise<Repo> {
+    const existing = await this.findRepo(path);
+    if (existing) return existing;
+    checkLength('repository path', path, MAX_REPO_PATH_LENGTH);
+    // Concurrent callers may all get here: the unique key lets one insert win and the rest no-op,
+    // and then everyone reads the same row.
+    const insert = this.db.insertInto('repos').values({
+      path,
+      is_public: dbBoolean(this.dialect, false),
+      created_at: dbTimestamp(this.dialect, new Date()),
+    });
+    await skipDuplicate(this.dialect, insert, 'path').execute();
+    const repo = await this.findRepo(path);
+    if (!repo) throw new Error(`repository ${path} vanished while being created`);
+    return repo;
+  }
+
+  async setRepoPublic(repoId: number, isPublic: boolean): Promise<void> {
+    await this.db
+      .updateTable('repos')
+      .set({ is_public: dbBoolean(this.dialect, isPublic) })
+      .where('id', '=', repoId)
+      .execute();
+  }
+
+  async listRepos(): Promise<Repo[]> {
+    const rows = await this.db.selectFrom('repos').select(REPO_COLUMNS).orderBy('path').execute();
+    return rows.map(toRepo);
+  }
+
+  // ---- objects
+
+  async linkObject(repoId: number, oid: string, size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
+    const now = dbTimestamp(this.dialect, new Date());
+    // Two idempotent inserts rather than a transaction: a crash between them leaves an unlinked
+    // object row, which garbage collection removes like any other unlinked object.
+    await skipDuplicate(
+      this.dialect,
+      this.db.insertInto('objects').values({ oid, size, created_at: now }),
+      'oid',
+    ).execute();
+    await skipDuplicate(
+      this.dialect,
+      this.db.insertInto('repo_objects').values({ repo_id: repoId, oid, created_at: now }),
+      'oid',
+    ).execute();
+  }
+
+  async findLinkedObjects(repoId: number, oids: readonly string[]): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    const unique = [...new Set(oids)];
+    for (let start = 0; start < unique.length; start += OIDS_PER_QUERY) {
+      const rows = await this.db
+        .selectFrom('repo_objects')
+        .innerJoin('objects', 'objects.oid', 'repo_objects.oid')
+        .select(['objects.oid', 'objects.size'])
+        .where('repo_objects.repo_id', '=', repoId)
+        .where('repo_objects.oid', 'in', unique.slice(start, start + OIDS_PER_QUERY))
+        .execute();
+      for (const row of rows) found.set(row.oid, toNumber(row.size));
+    }
+    return found;
+  }
+
+  async unlinkObject(repoId: number, oid: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('repo_objects')
+      .where('repo_id', '=', repoId)
+      .where('oid', '=', oid)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  // ---- users
+
+  async createUser(user: { name: string; isAdmin: boolean; passwordHash: string | null }): Promise<User> {
+    checkLength('user name', user.name, MAX_USER_NAME_LENGTH);
+    const createdAt = new Date();
+    const insert = this.db.insertInto('users').values({
+      name: user.name,
+      is_admin: dbBoolean(this.dialect, user.isAdmin),
+      password_hash: user.passwordHash,
+      created_at: dbTimestamp(this.dialect, createdAt),
+    });
+    try {
+      const id = await insertReturningId(this.dialect, insert);
+      return {
+        id: Number(id),
+        name: user.name,
+        isAdmin: user.isAdmin,
+        passwordHash: user.passwordHash,
+        createdAt,
+      };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${user.name}`);
+      throw err;
+    }
+  }
+
+  async findUserByName(name: string): Promise<User | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .select(USER_COLUMNS)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async findUserById(id: number): Promise<User | undefined> {
+    const row = await this.db
+      .selectFrom('users')
+      .select(USER_COLUMNS)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async setPasswordHash(userId: number, passwordHash: string | null): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ password_hash: passwordHash })
+      .where('id', '=', userId)
+      .execute();
+  }
+
+  async listUsers(): Promise<User[]> {
+    const rows = await this.db.selectFrom('users').select(USER_COLUMNS).orderBy('name').execute();
+    return rows.map(toUser);
+  }
+
+  // ---- tokens
+
+  async createToken(token: {
+    userId: number;
+    name: string | null;
+    secretHash: string;
+    expiresAt: Date | null;
+  }): Promise<TokenRecord> {
+    const createdAt = new Date();
+    const insert = this.db.insertInto('tokens').values({
+      user_id: token.userId,
+      name: token.name,
+      secret_hash: token.secretHash,
+      created_at: dbTimestamp(this.dialect, createdAt),
+      expires_at: token.expiresAt && dbTimestamp(this.dialect, token.expiresAt),
+      revoked_at: null,
+    });
+    try {
+      const id = await insertReturningId(this.dialect, insert);
+      return {
+        id: Number(id),
+        userId: token.userId,
+        name: token.name,
+        createdAt,
+        expiresAt: token.expiresAt,
+        revokedAt: null,
+      };
+    } catch (err) {
+      // only if two random secrets collide
+      if (isUniqueViolation(err)) throw new AlreadyExistsError('token with this secret');
+      throw err;
+    }
+  }
+
+  async findTokenBySecretHash(secretHash: string): Promise<{ token: TokenRecord; user: User } | undefined> {
+    const row = await this.db
+      .selectFrom('tokens')
+      .innerJoin('users', 'users.id', 'tokens.user_id')
+      .select([
+        'tokens.id as token_id',
+        'tokens.name as token_name',
+        'tokens.created_at as token_created_at',
+        'tokens.expires_at',
+        'tokens.revoked_at',
+        'users.id as user_id',
+        'users.name as user_name',
+        'users.is_admin',
+        'users.password_hash',
+        'users.created_at as user_created_at',
+      ])
+      .where('tokens.secret_hash', '=', secretHash)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const token = toToken({
+      id: row.token_id,
+      user_id: row.user_id,
+      name: row.token_name,
+      created_at: row.token_created_at,
+      expires_at: row.expires_at,
+      revoked_at: row.revoked_at,
+    });
+    const user = toUser({
+      id: row.user_id,
+      name: row.user_name,
+      is_admin: row.is_admin,
+      password_hash: row.password_hash,
+      created_at: row.user_created_at,
+    });
+    return { token, user };
+  }
+
+  async listTokens(userId: number): Promise<TokenRecord[]> {
+    const rows = await this.db
+      .selectFrom('tokens')
+      .select(TOKEN_COLUMNS)
+      .where('user_id', '=', userId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toToken);
+  }
+
+  /**
+   * True when the user has this token and it is now revoked (also when it was revoked before:
+   * the first revocation time is kept); false when the user has no such token.
+   */
+  async revokeToken(userId: number, tokenId: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('tokens')
+      .set({ revoked_at: dbTimestamp(this.dialect, new Date()) })
+      .where('id', '=', tokenId)
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    if (result.numUpdatedRows > 0n) return true;
+    const existing = await this.db
+      .selectFrom('tokens')
+      .select('id')
+      .where('id', '=', tokenId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return existing !== undefined;
+  }
+
+  // ---- grants
+
+  async setGrant(userId: number, repoId: number, permission: Permission): Promise<void> {
+    const insert = this.db.insertInto('grants').values({ user_id: userId, repo_id: repoId, permission });
+    await upsert(this.dialect, insert, ['user_id', 'repo_id'], { permission }).execute();
+  }
+
+  async removeGrant(userId: number, repoId: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('grants')
+      .where('user_id', '=', userId)
+      .where('repo_id', '=', repoId)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async findGrant(userId: number, repoId: number): Promise<Permission | undefined> {
+    const row = await this.db
+      .selectFrom('grants')
+      .select('permission')
+      .where('user_id', '=', userId)
+      .where('repo_id', '=', repoId)
+      .executeTakeFirst();
+    return row && toPermission(row.permission);
+  }
+
+  // ---- locks
+
+  async createLock(lock: {
+    repoId: number;
+    path: string;
+    ownerId: number;
+    ref: string | null;
+  }): Promise<CreateLockResult> {
+    const owner = await this.db
+      .selectFrom('users')
+      .select('name')
+      .where('id', '=', lock.ownerId)
+      .executeTakeFirst();
+    if (!owner) throw new Error(`no user with id ${lock.ownerId}`);
+    const pathHash = sha256Hex(lock.path);
+    for (let attempt = 1; ; attempt++) {
+      const lockedAt = new Date();
+      const insert = this.db.insertInto('locks').values({
+        repo_id: lock.repoId,
+        path: lock.path,
+        path_hash: pathHash,
+        owner_id: lock.ownerId,
+        ref: lock.ref,
+        locked_at: dbTimestamp(this.dialect, lockedAt),
+      });
+      try {
+        const id = await insertReturningId(this.dialect, insert);
+        const created: Lock = {
+          id,
+          repoId: lock.repoId,
+          path: lock.path,
+          ownerId: lock.ownerId,
+          ownerName: owner.name,
+          lockedAt,
+          ref: lock.ref,
+        };
+        return { created: true, lock: created };
+      } catch (err) {
+        if (attempt >= CREATE_LOCK_ATTEMPTS) throw err;
+        if (isDeadlock(err)) continue;
+        if (!isUniqueViolation(err)) throw err;
+      }
+      // Someone else holds the path: report their lock. If it was unlocked in the meantime, the
+      // path is free again and the next attempt may win it.
+      const row = await this.selectLocks()
+        .where('locks.repo_id', '=', lock.repoId)
+        .where('locks.path_hash', '=', pathHash)
+        .executeTakeFirst();
+      if (row) return { created: false, lock: toLock(row) };
+    }
+  }
+
+  async listLocks(repoId: number, query: LockQuery): Promise<Lock[]> {
+    const limit = Math.floor(query.limit);
+    if (!(limit > 0)) return [];
+    let select = this.selectLocks().where('locks.repo_id', '=', repoId);
+    if (query.path !== undefined) select = select.where('locks.path_hash', '=', sha256Hex(query.path));
+    if (query.id !== undefined) {
+      const id = parseLockId(query.id);
+      if (id === undefined) return [];
+      select = select.where('locks.id', '=', id);
+    }
+    if (query.afterId !== undefined) {
+      const afterId = parseLockId(query.afterId);
+      if (afterId === undefined) return [];
+      select = select.where('locks.id', '>', afterId);
+    }
+    if (query.ownerId !== undefined) select = select.where('locks.owner_id', '=', query.ownerId);
+    const rows = await select.orderBy('locks.id').limit(limit).execute();
+    return rows.map(toLock);
+  }
+
+  async findLock(repoId: number, id: string): Promise<Lock | undefined> {
+    const lockId = parseLockId(id);
+    if (lockId === undefined) return undefined;
+    const row = await this.selectLocks()
+      .where('locks.repo_id', '=', repoId)
+      .where('locks.id', '=', lockId)
+      .executeTakeFirst();
+    return row && toLock(row);
+  }
+
+  async deleteLock(repoId: number, id: string): Promise<boolean> {
+    const lockId = parseLockId(id);
+    if (lockId === undefined) return false;
+    const result = await this.db
+      .deleteFrom('locks')
+      .where('repo_id', '=', repoId)
+      .where('id', '=', lockId)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  /** locks joined with their owner's name, the shape toLock() reads */
+  private selectLocks() {
+    return this.db
+      .selectFrom('locks')
+      .innerJoin('users', 'users.id', 'locks.owner_id')
+      .select([
+        'locks.id',
+        'locks.repo_id',
+        'locks.path',
+        'locks.owner_id',
+        'users.name as owner_name',
+        'locks.ref',
+        'locks.locked_at',
+      ]);
+  }
+
+  // ---- lifecycle
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  /** Closes the connections; safe to call more than once. */
+  close(): Promise<void> {
+    this.#closing ??= this.db.destroy();
+    return this.#closing;
+  }
+}
+
+function checkLength(what: string, value: string, max: number): void {
+  // The same limit on every dialect (SQLite would store anything; the others would fail).
+  if (value.length > max) throw new RangeError(`${what} is longer than ${max} characters`);
+}
+
+function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+/** A lock id as the database compares it; undefined for anything that cannot be an id. */
+function parseLockId(id: string): number | undefined {
+  if (!/^[1-9][0-9]{0,15}$/.test(id)) return undefined;
+  const value = Number(id);
+  return Number.isSafeInteger(value) ? value : undefined;
+}

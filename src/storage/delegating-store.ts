@@ -1,0 +1,53 @@
+import type { Readable } from 'node:stream';
+import type { ByteRange, CallOptions, ObjectStore, SignedRequest, StoredObject } from './object-store.js';
+
+/**
+ * Forwards every call to `inner`. Layers (VerifyingStore, MeteredStore, ...) extend this and
+ * override only the calls they change, so adding a method to ObjectStore means one edit here.
+ */
+export class DelegatingStore implements ObjectStore {
+  constructor(protected readonly inner: ObjectStore) {}
+
+  /** the backend's name by default, so metrics and logs name where the bytes live */
+  get kind(): string {
+    return this.inner.kind;
+  }
+
+  stat(oid: string, options?: CallOptions): Promise<{ size: number } | undefined> {
+    return this.inner.stat(oid, options);
+  }
+
+  get(oid: string, options?: CallOptions & { range?: ByteRange }): Promise<StoredObject | undefined> {
+    return this.inner.get(oid, options);
+  }
+
+  put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void> {
+    return this.inner.put(oid, size, body, options);
+  }
+
+  delete(oid: string): Promise<void> {
+    return this.inner.delete(oid);
+  }
+
+  list(): AsyncIterable<{ oid: string; size: number }> {
+    return this.inner.list();
+  }
+
+  /** `undefined` (proxy through lfsd) when the inner store cannot presign */
+  async presign(
+    op: 'upload' | 'download',
+    oid: string,
+    size: number,
+    ttlSeconds: number,
+  ): Promise<SignedRequest | undefined> {
+    return this.inner.presign?.(op, oid, size, ttlSeconds);
+  }
+
+  ping(): Promise<void> {
+    return this.inner.ping();
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

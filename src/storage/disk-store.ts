@@ -1,0 +1,262 @@
+import { randomUUID } from 'node:crypto';
+import { constants, type FileHandle, access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { type Readable, addAbortSignal } from 'node:stream';
+import {
+  type ByteRange,
+  type CallOptions,
+  type ObjectStore,
+  type StoredObject,
+  StoreError,
+  isValidOid,
+} from './object-store.js';
+
+/** read chunk size: big enough to keep syscalls few, small enough to bound memory per download */
+const READ_HIGH_WATER_MARK = 1024 * 1024;
+/** names of the two fan-out directory levels (`objects/ab/cd/<oid>`) */
+const FAN_OUT = /^[0-9a-f]{2}$/;
+
+export interface DiskStoreOptions {
+  /** data directory; objects live in `<root>/objects/ab/cd/<oid>`, uploads in progress in `<root>/tmp/` */
+  root: string;
+}
+
+/**
+ * Objects as plain files on a local disk (DESIGN.md "ObjectStore", embedded mode).
+ *
+ * A put streams into a uniquely named temp file in `<root>/tmp/`, fsyncs it and renames it into
+ * place, so readers only ever see complete objects: rename is atomic within one file system, which
+ * is why tmp/ sits under the same root. This backend only checks the byte count; the SHA-256 check
+ * is VerifyingStore's job, which wraps every store in production.
+ */
+export class DiskStore implements ObjectStore {
+  readonly kind = 'disk';
+  readonly root: string;
+  private readonly objectsDir: string;
+  private readonly tmpDir: string;
+
+  constructor(options: DiskStoreOptions) {
+    this.root = options.root;
+    this.objectsDir = join(options.root, 'objects');
+    this.tmpDir = join(options.root, 'tmp');
+  }
+
+  async stat(oid: string): Promise<{ size: number } | undefined> {
+    try {
+      const info = await stat(this.pathOf(oid));
+      return info.isFile() ? { size: info.size } : undefined;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async get(
+    oid: string,
+    options: CallOptions & { range?: ByteRange } = {},
+  ): Promise<StoredObject | undefined> {
+    const path = this.pathOf(oid);
+    if (options.signal?.aborted)
+      throw new StoreError('aborted', 'get aborted', { cause: options.signal.reason });
+    // Open first and take the size from the open file, so a concurrent delete or replace cannot
+    // make the size and the bytes disagree.
+    let handle: FileHandle;
+    try {
+      handle = await open(path, 'r');
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    try {
+      const { size } = await handle.stat();
+      const { start, end } = resolveRange(options.range, size);
+      // autoClose (the default) hands the handle to the stream: it is closed at end or on destroy
+      const body = handle.createReadStream({ start, end, highWaterMark: READ_HIGH_WATER_MARK });
+      if (options.signal) addAbortSignal(options.signal, body);
+      return { size, body };
+    } catch (err) {
+      await handle.close();
+      throw err;
+    }
+  }
+
+  async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<void> {
+    const { signal } = options;
+    const finalPath = this.pathOf(oid);
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
+    const tmpPath = join(this.tmpDir, `${oid}.${randomUUID()}.tmp`);
+    let handle: FileHandle | undefined;
+    try {
+      if (signal?.aborted) throw new StoreError('aborted', 'put aborted', { cause: signal.reason });
+      await mkdir(this.tmpDir, { recursive: true });
+      handle = await open(tmpPath, 'wx');
+      await copyExactly(body, handle, size, signal);
+      // All bytes are in: from here on a late abort no longer undoes the put.
+      await handle.sync(); // the bytes must be durable before the name makes them visible
+      await handle.close();
+      handle = undefined;
+      await mkdir(dirname(finalPath), { recursive: true });
+      await rename(tmpPath, finalPath);
+    } catch (err) {
+      body.destroy(); // stop reading at once; the put owns the body it was given
+      await handle?.close().catch(() => undefined);
+      await rm(tmpPath, { force: true }).catch(() => undefined); // cleanTemp() sweeps what this misses
+      throw asStoreError(err, signal);
+    }
+    await syncDirectory(dirname(finalPath));
+  }
+
+  async delete(oid: string): Promise<void> {
+    await rm(this.pathOf(oid), { force: true });
+  }
+
+  async *list(): AsyncIterable<{ oid: string; size: number }> {
+    for (const a of await namesIn(this.objectsDir)) {
+      if (!FAN_OUT.test(a)) continue;
+      for (const b of await namesIn(join(this.objectsDir, a))) {
+        if (!FAN_OUT.test(b)) continue;
+        for (const name of await namesIn(join(this.objectsDir, a, b))) {
+          // skip strays (editor backups, files in the wrong directory) rather than trusting names
+          if (!isValidOid(name) || !name.startsWith(a + b)) continue;
+          const found = await this.stat(name);
+          if (found) yield { oid: name, size: found.size };
+        }
+      }
+    }
+  }
+
+  async ping(): Promise<void> {
+    try {
+      const info = await stat(this.root);
+      if (!info.isDirectory()) throw new Error(`${this.root} is not a directory`);
+      await access(this.root, constants.R_OK | constants.W_OK | constants.X_OK);
+    } catch (err) {
+      throw new StoreError('io', `data directory ${this.root} is not usable`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {}
+
+  /**
+   * Removes temp files older than `olderThanMs` (left behind by a crash mid-upload) and returns how
+   * many it removed. An upload in progress keeps touching its file, so a generous age is safe.
+   */
+  async cleanTemp(olderThanMs: number): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    for (const name of await namesIn(this.tmpDir)) {
+      const path = join(this.tmpDir, name);
+      try {
+        if ((await stat(path)).mtimeMs >= cutoff) continue;
+        await rm(path, { force: true });
+        removed++;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return removed;
+  }
+
+  private pathOf(oid: string): string {
+    // the oid becomes a path: never let anything but 64 hex characters near the file system
+    if (!isValidOid(oid)) throw new TypeError(`invalid oid ${JSON.stringify(oid)}`);
+    return join(this.objectsDir, oid.slice(0, 2), oid.slice(2, 4), oid);
+  }
+}
+
+/**
+ * Writes `body` to `handle`, failing as soon as more than `size` bytes arrive and at the end if
+ * fewer did. Each write is awaited before the next chunk is read, so when this returns or throws
+ * no write is still in flight and the handle can be closed safely.
+ */
+async function copyExactly(body: Readable, handle: FileHandle, size: number, signal?: AbortSignal) {
+  // Destroying the body makes the loop below throw at its next read, even while it waits for data.
+  const onAbort = () => body.destroy(new StoreError('aborted', 'put aborted', { cause: signal?.reason }));
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    // the signal may have fired while the temp file was being opened
+    if (signal?.aborted) throw new StoreError('aborted', 'put aborted', { cause: signal.reason });
+    let received = 0;
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      if (received > size) throw new StoreError('size_mismatch', `body is longer than ${size} bytes`);
+      await writeAll(handle, chunk);
+    }
+    if (received !== size) {
+      throw new StoreError('size_mismatch', `body ended after ${received} of ${size} bytes`);
+    }
+  } catch (err) {
+    // writeAll and the size checks throw StoreErrors; anything else is the body failing
+    if (err instanceof StoreError) throw err;
+    throw new StoreError('aborted', 'upload body failed', { cause: err });
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
+  let offset = 0;
+  try {
+    while (offset < chunk.length) {
+      const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
+      offset += bytesWritten;
+    }
+  } catch (err) {
+    throw new StoreError('io', 'writing the upload to disk failed', { cause: err });
+  }
+}
+
+/**
+ * Errors that are already StoreErrors keep their code (size_mismatch, a body failure, or a
+ * verifier's hash_mismatch arriving through the body); what is left came from the file system.
+ */
+function asStoreError(err: unknown, signal?: AbortSignal): StoreError {
+  if (err instanceof StoreError) return err;
+  if (signal?.aborted) return new StoreError('aborted', 'put aborted', { cause: err });
+  const message = err instanceof Error ? err.message : String(err);
+  return new StoreError('io', `disk error: ${message}`, { cause: err });
+}
+
+/** Persists a rename: fsync on the directory. Best effort, some file systems refuse it. */
+async function syncDirectory(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // the object is in place and readable either way
+  }
+}
+
+/** Clamps `end` to the object like HTTP does; a range that starts outside the object is an error. */
+function resolveRange(range: ByteRange | undefined, size: number): { start: number; end?: number } {
+  if (!range) return { start: 0 };
+  const { start, end } = range;
+  if (
+    !Number.isSafeInteger(start) ||
+    !Number.isSafeInteger(end) ||
+    start < 0 ||
+    end < start ||
+    start >= size
+  ) {
+    throw new RangeError(`range ${start}-${end} is not satisfiable for ${size} bytes`);
+  }
+  return { start, end: Math.min(end, size - 1) };
+}
+
+async function namesIn(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (err) {
+    if (isNotFound(err)) return [];
+    throw err;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}

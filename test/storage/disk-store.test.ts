@@ -1,0 +1,179 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout } from 'node:timers/promises';
+import { DiskStore } from '../../src/storage/disk-store.js';
+import { StoreError } from '../../src/storage/object-store.js';
+import { VerifyingStore } from '../../src/storage/verifying-store.js';
+import {
+  bodyOf,
+  generatedOid,
+  generatedStream,
+  pseudoRandomBytes,
+  runObjectStoreConformance,
+  sha256,
+  stalledBody,
+  untilConsumed,
+} from './conformance.js';
+
+const MiB = 1024 * 1024;
+
+async function tempRoot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'lfsd-disk-store-'));
+}
+
+async function tmpFiles(root: string): Promise<string[]> {
+  return readdir(join(root, 'tmp')).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [];
+    throw err;
+  });
+}
+
+runObjectStoreConformance('VerifyingStore(DiskStore)', async () => {
+  const root = await tempRoot();
+  return {
+    store: new VerifyingStore(new DiskStore({ root })),
+    cleanup: () => rm(root, { recursive: true, force: true }),
+    leftovers: () => tmpFiles(root),
+  };
+});
+
+void describe('DiskStore', () => {
+  let root: string;
+  let disk: DiskStore;
+  let store: VerifyingStore;
+
+  before(async () => {
+    root = await tempRoot();
+    disk = new DiskStore({ root });
+    store = new VerifyingStore(disk);
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  void it('stores objects at objects/ab/cd/<oid>', async () => {
+    const content = pseudoRandomBytes('layout', 5000);
+    const oid = sha256(content);
+    await store.put(oid, content.length, bodyOf(content));
+    const path = join(root, 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+    assert.ok((await readFile(path)).equals(content));
+    assert.deepEqual(await tmpFiles(root), []);
+    assert.equal(store.kind, 'disk');
+  });
+
+  for (const [layer, target] of [
+    ['DiskStore alone', () => disk],
+    ['VerifyingStore(DiskStore)', () => store],
+  ] as const) {
+    void it(
+      `leaves no temp file when the source is destroyed mid-way (${layer})`,
+      { timeout: 10_000 },
+      async () => {
+        const content = pseudoRandomBytes(`destroyed-${layer}`, 2 * MiB);
+        const oid = sha256(content);
+        const body = stalledBody(content.subarray(0, MiB));
+        const put = target().put(oid, content.length, body);
+        await untilConsumed(body);
+        // the verifier may take the bytes before the temp file exists: wait for the upload to show up
+        while ((await tmpFiles(root)).length === 0) await setTimeout(5);
+        body.destroy();
+        await assert.rejects(put, (err: unknown) => err instanceof StoreError && err.code === 'aborted');
+        assert.deepEqual(await tmpFiles(root), []);
+        assert.equal(await disk.stat(oid), undefined);
+      },
+    );
+  }
+
+  void it('checks the byte count by itself, without the verifier', async () => {
+    const content = pseudoRandomBytes('raw-size', 10_000);
+    const oid = sha256(content);
+    const isSizeMismatch = (err: unknown) => err instanceof StoreError && err.code === 'size_mismatch';
+    await assert.rejects(disk.put(oid, content.length + 1, bodyOf(content)), isSizeMismatch);
+    await assert.rejects(disk.put(oid, content.length - 1, bodyOf(content)), isSizeMismatch);
+    assert.equal(await disk.stat(oid), undefined);
+    assert.deepEqual(await tmpFiles(root), []);
+  });
+
+  void it('reports file system failures as io and releases the body', async () => {
+    const notADirectory = join(root, 'plain-file');
+    await writeFile(notADirectory, '');
+    const broken = new DiskStore({ root: notADirectory });
+    const content = Buffer.from('data');
+    const body = bodyOf(content);
+    await assert.rejects(
+      broken.put(sha256(content), content.length, body),
+      (err: unknown) => err instanceof StoreError && err.code === 'io',
+    );
+    assert.ok(body.destroyed);
+  });
+
+  void it('refuses oids that are not 64 lowercase hex (they become paths)', async () => {
+    await assert.rejects(disk.stat('../../../etc/passwd'), TypeError);
+    await assert.rejects(disk.get('A'.repeat(64)), TypeError);
+    await assert.rejects(store.put('../x', 1, bodyOf(Buffer.from('x'))), TypeError);
+  });
+
+  void it('refuses a range that starts outside the object', async () => {
+    const content = pseudoRandomBytes('bad-range', 100);
+    const oid = sha256(content);
+    await store.put(oid, content.length, bodyOf(content));
+    await assert.rejects(store.get(oid, { range: { start: 100, end: 200 } }), RangeError);
+    await assert.rejects(store.get(oid, { range: { start: 10, end: 9 } }), RangeError);
+  });
+
+  void it('lists only well-formed oids in the right directories', async () => {
+    const oid = sha256(Buffer.from('x'));
+    await store.put(oid, 1, bodyOf(Buffer.from('x')));
+    const stray = sha256(Buffer.from('stray'));
+    const leaf = join(root, 'objects', oid.slice(0, 2), oid.slice(2, 4));
+    await writeFile(join(leaf, `${oid}~`), 'editor backup');
+    await writeFile(join(leaf, stray), 'oid in the wrong directory');
+    await mkdir(join(root, 'objects', 'zz', 'yy'), { recursive: true });
+    await writeFile(join(root, 'objects', 'zz', 'yy', stray), 'bad fan-out');
+    const oids = [];
+    for await (const entry of disk.list()) oids.push(entry.oid);
+    assert.ok(oids.includes(oid));
+    assert.ok(!oids.includes(stray));
+    assert.ok(oids.every((o) => /^[0-9a-f]{64}$/.test(o)));
+  });
+
+  void it('cleanTemp removes only stale temp files', async () => {
+    await mkdir(join(root, 'tmp'), { recursive: true });
+    await writeFile(join(root, 'tmp', 'stale.tmp'), 'crashed upload');
+    await writeFile(join(root, 'tmp', 'fresh.tmp'), 'upload in progress');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    await utimes(join(root, 'tmp', 'stale.tmp'), twoHoursAgo, twoHoursAgo);
+    assert.equal(await disk.cleanTemp(3600_000), 1);
+    assert.deepEqual(await tmpFiles(root), ['fresh.tmp']);
+    await rm(join(root, 'tmp', 'fresh.tmp'));
+  });
+
+  void it('ping fails when the data directory is missing', async () => {
+    await disk.ping();
+    const missing = new DiskStore({ root: join(root, 'does-not-exist') });
+    await assert.rejects(missing.ping(), (err: unknown) => err instanceof StoreError && err.code === 'io');
+  });
+
+  void it('streams a 256 MiB put in bounded memory', { timeout: 120_000 }, async () => {
+    const size = 256 * MiB;
+    const oid = generatedOid('memory', size);
+    const before = process.memoryUsage().rss;
+    let peak = before;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, process.memoryUsage().rss);
+    }, 50);
+    try {
+      await store.put(oid, size, generatedStream('memory', size));
+    } finally {
+      clearInterval(sampler);
+    }
+    peak = Math.max(peak, process.memoryUsage().rss);
+    const grownMiB = (peak - before) / MiB;
+    assert.ok(grownMiB < 64, `RSS grew by ${grownMiB.toFixed(1)} MiB during a 256 MiB put`);
+    assert.deepEqual(await store.stat(oid), { size });
+    await store.delete(oid);
+  });
+});

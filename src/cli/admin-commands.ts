@@ -43,7 +43,10 @@ async function requireRepo(metadata: MetadataStore, path: string) {
 
 export function normaliseRepoPath(path: string): string {
   const trimmed = path.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
-  if (!/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/.test(trimmed) || trimmed.includes('..')) {
+  if (
+    !/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/.test(trimmed) ||
+    trimmed.includes('..')
+  ) {
     throw new Error(`invalid repository path "${path}": expected segments like alice/assets`);
   }
   return trimmed;
@@ -52,7 +55,9 @@ export function normaliseRepoPath(path: string): string {
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+  return Buffer.concat(chunks)
+    .toString('utf8')
+    .replace(/\r?\n$/, '');
 }
 
 const PERMISSIONS: readonly Permission[] = ['read', 'write', 'admin'];
@@ -62,15 +67,19 @@ export function userCommand(): Command {
     .description('manage users')
     .addCommand(
       adminCommand('add', 'create a user', async (metadata, [name], options) => {
-        if (!name || !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/.test(name)) throw new Error('user names are letters, digits, . _ -');
+        if (!name || !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/.test(name))
+          throw new Error('user names are letters, digits, . _ -');
         const password = options.passwordStdin ? await readStdin() : undefined;
-        if (password !== undefined && password.length < 8) throw new Error('password must be at least 8 characters');
+        if (password !== undefined && password.length < 8)
+          throw new Error('password must be at least 8 characters');
         await metadata.createUser({
           name,
           isAdmin: Boolean(options.admin),
           passwordHash: password === undefined ? null : await hashPassword(password),
         });
-        console.error(`created user ${name}${options.admin ? ' (admin)' : ''}${password === undefined ? ' without a password: use a token' : ''}`);
+        console.error(
+          `created user ${name}${options.admin ? ' (admin)' : ''}${password === undefined ? ' without a password: use a token' : ''}`,
+        );
       })
         .argument('<name>')
         .option('--admin', 'site admin: admin of every repository')
@@ -86,7 +95,8 @@ export function userCommand(): Command {
     )
     .addCommand(
       adminCommand('list', 'list users', async (metadata) => {
-        for (const user of await metadata.listUsers()) console.log(`${user.name}${user.isAdmin ? '\tadmin' : ''}`);
+        for (const user of await metadata.listUsers())
+          console.log(`${user.name}${user.isAdmin ? '\tadmin' : ''}`);
       }),
     );
 }
@@ -95,18 +105,22 @@ export function tokenCommand(): Command {
   return new Command('token')
     .description('manage personal access tokens')
     .addCommand(
-      adminCommand('create', 'create a token; prints it alone on stdout (shown only once)', async (metadata, [name], options) => {
-        const user = await requireUser(metadata, name as string);
-        const expiresIn = options.expiresIn ? parseDuration(options.expiresIn as string) : undefined;
-        const token = generateAccessToken();
-        await metadata.createToken({
-          userId: user.id,
-          name: (options.name as string | undefined) ?? null,
-          secretHash: hashAccessToken(token),
-          expiresAt: expiresIn === undefined ? null : new Date(Date.now() + expiresIn),
-        });
-        console.log(token);
-      })
+      adminCommand(
+        'create',
+        'create a token; prints it alone on stdout (shown only once)',
+        async (metadata, [name], options) => {
+          const user = await requireUser(metadata, name as string);
+          const expiresIn = options.expiresIn ? parseDuration(options.expiresIn as string) : undefined;
+          const token = generateAccessToken();
+          await metadata.createToken({
+            userId: user.id,
+            name: (options.name as string | undefined) ?? null,
+            secretHash: hashAccessToken(token),
+            expiresAt: expiresIn === undefined ? null : new Date(Date.now() + expiresIn),
+          });
+          console.log(token);
+        },
+      )
         .argument('<user>')
         .option('--name <label>', 'a label to recognise the token by')
         .option('--expires-in <duration>', 'e.g. 30d, 12h; default never'),
@@ -115,15 +129,28 @@ export function tokenCommand(): Command {
       adminCommand('list', "list a user's tokens (never their secrets)", async (metadata, [name]) => {
         const user = await requireUser(metadata, name as string);
         for (const t of await metadata.listTokens(user.id)) {
-          const state = t.revokedAt ? 'revoked' : t.expiresAt && t.expiresAt <= new Date() ? 'expired' : 'active';
-          console.log([t.id, t.name ?? '-', state, t.createdAt.toISOString(), t.expiresAt?.toISOString() ?? 'never'].join('\t'));
+          const state = t.revokedAt
+            ? 'revoked'
+            : t.expiresAt && t.expiresAt <= new Date()
+              ? 'expired'
+              : 'active';
+          console.log(
+            [
+              t.id,
+              t.name ?? '-',
+              state,
+              t.createdAt.toISOString(),
+              t.expiresAt?.toISOString() ?? 'never',
+            ].join('\t'),
+          );
         }
       }).argument('<user>'),
     )
     .addCommand(
       adminCommand('revoke', 'revoke a token by id', async (metadata, [name, id]) => {
         const user = await requireUser(metadata, name as string);
-        if (!(await metadata.revokeToken(user.id, Number(id)))) throw new Error(`user ${name} has no token ${id}`);
+        if (!(await metadata.revokeToken(user.id, Number(id))))
+          throw new Error(`user ${name} has no token ${id}`);
       })
         .argument('<user>')
         .argument('<id>'),
@@ -134,34 +161,48 @@ export function repoCommand(): Command {
   return new Command('repo')
     .description('manage repositories')
     .addCommand(
-      adminCommand('create', 'create a repository (private unless --public)', async (metadata, [path], options) => {
-        await metadata.createRepo(normaliseRepoPath(path as string), { isPublic: Boolean(options.public) });
-      })
+      adminCommand(
+        'create',
+        'create a repository (private unless --public)',
+        async (metadata, [path], options) => {
+          await metadata.createRepo(normaliseRepoPath(path as string), { isPublic: Boolean(options.public) });
+        },
+      )
         .argument('<path>')
         .option('--public', 'anyone may download without credentials'),
     )
     .addCommand(
       adminCommand('list', 'list repositories', async (metadata) => {
-        for (const repo of await metadata.listRepos()) console.log(`${repo.path}${repo.isPublic ? '\tpublic' : ''}`);
+        for (const repo of await metadata.listRepos())
+          console.log(`${repo.path}${repo.isPublic ? '\tpublic' : ''}`);
       }),
     );
 }
 
 export function grantCommands(): Command[] {
-  const grant = adminCommand('grant', 'give a user read, write or admin on a repository', async (metadata, [name, path, level]) => {
-    if (!PERMISSIONS.includes(level as Permission)) throw new Error(`permission must be one of ${PERMISSIONS.join(', ')}`);
-    const user = await requireUser(metadata, name as string);
-    const repo = await requireRepo(metadata, path as string);
-    await metadata.setGrant(user.id, repo.id, level as Permission);
-  })
+  const grant = adminCommand(
+    'grant',
+    'give a user read, write or admin on a repository',
+    async (metadata, [name, path, level]) => {
+      if (!PERMISSIONS.includes(level as Permission))
+        throw new Error(`permission must be one of ${PERMISSIONS.join(', ')}`);
+      const user = await requireUser(metadata, name as string);
+      const repo = await requireRepo(metadata, path as string);
+      await metadata.setGrant(user.id, repo.id, level as Permission);
+    },
+  )
     .argument('<user>')
     .argument('<path>')
     .argument('<permission>', 'read | write | admin');
-  const revoke = adminCommand('revoke', "remove a user's grant on a repository", async (metadata, [name, path]) => {
-    const user = await requireUser(metadata, name as string);
-    const repo = await requireRepo(metadata, path as string);
-    if (!(await metadata.removeGrant(user.id, repo.id))) throw new Error(`${name} has no grant on ${path}`);
-  })
+  const revoke = adminCommand(
+    'revoke',
+    "remove a user's grant on a repository",
+    async (metadata, [name, path]) => {
+      const user = await requireUser(metadata, name as string);
+      const repo = await requireRepo(metadata, path as string);
+      if (!(await metadata.removeGrant(user.id, repo.id))) throw new Error(`${name} has no grant on ${path}`);
+    },
+  )
     .argument('<user>')
     .argument('<path>');
   return [grant, revoke];

@@ -6,26 +6,28 @@ import { createLogger } from '../observability/logger.js';
 import { openMetadata } from '../server/build-deps.js';
 import { exitOnSignals, startServer } from '../server/server.js';
 import { grantCommands, repoCommand, tokenCommand, userCommand } from './admin-commands.js';
+import { lockCommand } from './lock-commands.js';
 import { addSettingOptions, METADATA_SETTINGS, settingsFrom } from './settings-options.js';
 
 const program = new Command('lfsd').description('A Git LFS server').showHelpAfterError();
 
-addSettingOptions(program.command('serve').description('run the server (embedded default: SQLite + local disk)')).action(
-  async (options: Record<string, unknown>) => {
-    const settings = settingsFrom(options);
-    const logger = createLogger(settings.logLevel);
-    const server = await startServer(settings, logger);
-    exitOnSignals(server, logger);
-  },
-);
+addSettingOptions(
+  program.command('serve').description('run the server (embedded default: SQLite + local disk)'),
+).action(async (options: Record<string, unknown>) => {
+  const settings = settingsFrom(options);
+  const logger = createLogger(settings.logLevel);
+  const server = await startServer(settings, logger);
+  exitOnSignals(server, logger);
+});
 
-addSettingOptions(program.command('migrate').description('apply database migrations and exit'), METADATA_SETTINGS).action(
-  async (options: Record<string, unknown>) => {
-    const metadata = await openMetadata(settingsFrom(options));
-    await metadata.close();
-    console.error('database is up to date');
-  },
-);
+addSettingOptions(
+  program.command('migrate').description('apply database migrations and exit'),
+  METADATA_SETTINGS,
+).action(async (options: Record<string, unknown>) => {
+  const metadata = await openMetadata(settingsFrom(options));
+  await metadata.close();
+  console.error('database is up to date');
+});
 
 const config = program.command('config').description('configuration');
 addSettingOptions(config.command('print').description('print the effective settings, secrets masked')).action(
@@ -38,6 +40,7 @@ program.addCommand(userCommand());
 program.addCommand(tokenCommand());
 program.addCommand(repoCommand());
 for (const command of grantCommands()) program.addCommand(command);
+program.addCommand(lockCommand());
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof ConfigError ? `configuration error: ${err.message}` : (err as Error).message;

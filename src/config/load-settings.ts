@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { envName, SECRET_SETTINGS, settingNames, settingsSchema, type Settings } from './settings.js';
 
 /** A bad configuration: the message names the key and what it expects. */
@@ -52,10 +52,13 @@ function readConfigFile(path: string): Record<string, unknown> {
   try {
     value = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`config file ${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`);
+    throw new ConfigError(
+      `config file ${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+    );
   }
   if (value === null || value === undefined) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new ConfigError(`config file ${path}: expected a mapping of settings`);
+  if (typeof value !== 'object' || Array.isArray(value))
+    throw new ConfigError(`config file ${path}: expected a mapping of settings`);
   return value as Record<string, unknown>;
 }
 

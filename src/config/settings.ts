@@ -7,10 +7,18 @@
  */
 import { z } from 'zod';
 
-const bool = z.preprocess((v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v), z.boolean());
+const bool = z.preprocess(
+  (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v),
+  z.boolean(),
+);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v), z.number().int().min(min).max(max));
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080');
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+    z.number().int().min(min).max(max),
+  );
+const hostPort = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
 export const settingsSchema = z.strictObject({
@@ -19,7 +27,13 @@ export const settingsSchema = z.strictObject({
   /** base URL clients reach this server at (behind a load balancer); default derived from `listen` */
   publicUrl: httpUrl.optional(),
   /** `sqlite:PATH`, `postgres://...` or `mysql://...`; default `sqlite:<dataDir>/lfsd.sqlite` */
-  databaseUrl: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/)/, 'expected sqlite:PATH, postgres://… or mysql://…').optional(),
+  databaseUrl: z
+    .string()
+    .regex(
+      /^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/)/,
+      'expected sqlite:PATH, postgres://… or mysql://…',
+    )
+    .optional(),
   databasePoolSize: int(1, 1000).default(10),
   storage: z.enum(['disk', 's3']).default('disk'),
   s3Bucket: z.string().min(1).optional(),

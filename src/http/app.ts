@@ -7,7 +7,13 @@
  * bodies are LFS JSON, capped at `jsonBodyLimit` (413 past it).
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import { lfsError } from '../errors.js';
 import type { AppDeps } from './app-deps.js';
 import { handleBatch } from './batch-handler.js';
@@ -34,14 +40,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   void app.register(async (api) => {
     api.removeAllContentTypeParsers();
-    api.addContentTypeParser('*', { parseAs: 'string', bodyLimit: deps.limits.jsonBodyLimit }, (_req, body, done) => {
-      if (body === '') return done(null, undefined);
-      try {
-        done(null, JSON.parse(body as string));
-      } catch {
-        done(lfsError('bad_request', 'Request body is not valid JSON'), undefined);
-      }
-    });
+    api.addContentTypeParser(
+      '*',
+      { parseAs: 'string', bodyLimit: deps.limits.jsonBodyLimit },
+      (_req, body, done) => {
+        if (body === '') return done(null, undefined);
+        try {
+          done(null, JSON.parse(body as string));
+        } catch {
+          done(lfsError('bad_request', 'Request body is not valid JSON'), undefined);
+        }
+      },
+    );
     api.get('/*', (request, reply) => dispatch(deps, request, reply));
     api.post('/*', (request, reply) => dispatch(deps, request, reply));
   });
@@ -62,7 +72,12 @@ async function dispatch(deps: AppDeps, request: FastifyRequest, reply: FastifyRe
   return handleRoute(deps, route, request, reply);
 }
 
-function handleRoute(deps: AppDeps, { repoPath, endpoint }: LfsRoute, request: FastifyRequest, reply: FastifyReply) {
+function handleRoute(
+  deps: AppDeps,
+  { repoPath, endpoint }: LfsRoute,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
   const method = request.method;
   switch (endpoint.kind) {
     case 'batch':

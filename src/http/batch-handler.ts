@@ -7,12 +7,19 @@ import { authenticate } from './authenticate.js';
 import { requireLfsAccept, sendLfsJson } from './lfs-json.js';
 
 /** POST {base}/objects/batch (LFS-PROTOCOL.md section 2). */
-export async function handleBatch(deps: AppDeps, repoPath: string, request: FastifyRequest, reply: FastifyReply) {
+export async function handleBatch(
+  deps: AppDeps,
+  repoPath: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
   requireLfsAccept(request);
   const caller = await authenticate(deps, request);
   const batch = parseBatchRequest(request.body, deps.limits);
   const need = batch.operation === 'upload' ? 'write' : 'read';
-  const { repo } = await openRepo(deps.metadata, caller, repoPath, need, { create: batch.operation === 'upload' });
+  const { repo } = await openRepo(deps.metadata, caller, repoPath, need, {
+    create: batch.operation === 'upload',
+  });
   const response = await deps.planner.plan(batch, repoPath, repo, lfsBaseUrl(deps.publicUrl, repoPath));
   return sendLfsJson(reply, 200, response);
 }

@@ -18,6 +18,9 @@ export function requireLfsAccept(request: FastifyRequest): void {
   const ok = accept
     .split(',')
     .map((part) => part.split(';')[0]?.trim().toLowerCase())
-    .some((type) => type === LFS_JSON || type === 'application/json' || type === '*/*' || type === 'application/*');
+    .some(
+      (type) =>
+        type === LFS_JSON || type === 'application/json' || type === '*/*' || type === 'application/*',
+    );
   if (!ok) throw lfsError('not_acceptable');
 }

@@ -39,11 +39,13 @@ export function parseLfsRoute(pathname: string): LfsRoute | undefined {
   const matched = matchSuffix(segments);
   if (!matched) return undefined;
   let repoSegments = segments.slice(0, segments.length - matched.length);
-  if (repoSegments.at(-2) === 'info' && repoSegments.at(-1) === 'lfs') repoSegments = repoSegments.slice(0, -2);
+  if (repoSegments.at(-2) === 'info' && repoSegments.at(-1) === 'lfs')
+    repoSegments = repoSegments.slice(0, -2);
   const last = repoSegments.at(-1);
   if (last?.endsWith('.git')) repoSegments = [...repoSegments.slice(0, -1), last.slice(0, -'.git'.length)];
   if (repoSegments.length === 0 || repoSegments.length > MAX_DEPTH) return undefined;
-  if (!repoSegments.every((s) => SEGMENT.test(s) && !s.endsWith('.git') && !s.includes('..'))) return undefined;
+  if (!repoSegments.every((s) => SEGMENT.test(s) && !s.endsWith('.git') && !s.includes('..')))
+    return undefined;
   return { repoPath: repoSegments.join('/'), endpoint: matched.endpoint };
 }
 
@@ -52,7 +54,8 @@ function matchSuffix(segments: string[]): { length: number; endpoint: LfsEndpoin
   const [y, z] = segments.slice(-2);
   if (y === 'objects' && z === 'batch') return { length: 2, endpoint: { kind: 'batch' } };
   if (y === 'objects' && isValidOid(z)) return { length: 2, endpoint: { kind: 'object', oid: z } };
-  if (a === 'objects' && isValidOid(b) && c === 'verify') return { length: 3, endpoint: { kind: 'verify', oid: b } };
+  if (a === 'objects' && isValidOid(b) && c === 'verify')
+    return { length: 3, endpoint: { kind: 'verify', oid: b } };
   if (y === 'locks' && z === 'verify') return { length: 2, endpoint: { kind: 'locks-verify' } };
   if (a === 'locks' && c === 'unlock' && b && /^[A-Za-z0-9_-]{1,64}$/.test(b)) {
     return { length: 3, endpoint: { kind: 'unlock', lockId: b } };

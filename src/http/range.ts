@@ -10,7 +10,10 @@ import type { ByteRange } from '../storage/object-store.js';
  * - `'unsatisfiable'`: answer 416 with `Content-Range: bytes *\/size`;
  * - otherwise the inclusive range to serve with 206.
  */
-export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | undefined {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): ByteRange | 'unsatisfiable' | undefined {
   if (!header) return undefined;
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === '' && match[2] === '')) return undefined;

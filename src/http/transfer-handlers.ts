@@ -10,7 +10,13 @@ import { requireTransferToken } from './authenticate.js';
 import { sendLfsJson } from './lfs-json.js';
 import { contentRange, parseRange } from './range.js';
 
-export async function handleUpload(deps: AppDeps, repoPath: string, oid: string, request: FastifyRequest, reply: FastifyReply) {
+export async function handleUpload(
+  deps: AppDeps,
+  repoPath: string,
+  oid: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
   const size = requireTransferToken(deps, request, 'upload', repoPath, oid);
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) !== size) {
@@ -31,7 +37,13 @@ export async function handleUpload(deps: AppDeps, repoPath: string, oid: string,
   return reply.code(200).send();
 }
 
-export async function handleDownload(deps: AppDeps, repoPath: string, oid: string, request: FastifyRequest, reply: FastifyReply) {
+export async function handleDownload(
+  deps: AppDeps,
+  repoPath: string,
+  oid: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
   requireTransferToken(deps, request, 'download', repoPath, oid);
   const size = await deps.transfers.linkedSize(repoPath, oid);
   const range = parseRange(request.headers.range, size);
@@ -48,7 +60,13 @@ export async function handleDownload(deps: AppDeps, repoPath: string, oid: strin
   return reply.send(found.body);
 }
 
-export async function handleVerify(deps: AppDeps, repoPath: string, oid: string, request: FastifyRequest, reply: FastifyReply) {
+export async function handleVerify(
+  deps: AppDeps,
+  repoPath: string,
+  oid: string,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
   requireTransferToken(deps, request, 'verify', repoPath, oid);
   const body = request.body as { oid?: unknown; size?: unknown } | undefined;
   if (body?.oid !== oid) throw lfsError('validation', 'oid in the body does not match the URL');

@@ -47,14 +47,26 @@ const STAT_CONCURRENCY = 16;
 export class BatchPlanner {
   constructor(private readonly deps: PlannerDeps) {}
 
-  async plan(request: BatchRequest, repoPath: string, repo: Repo | undefined, baseUrl: string): Promise<BatchResponse> {
+  async plan(
+    request: BatchRequest,
+    repoPath: string,
+    repo: Repo | undefined,
+    baseUrl: string,
+  ): Promise<BatchResponse> {
     const linked = repo
-      ? await this.deps.metadata.findLinkedObjects(repo.id, request.objects.map((o) => o.oid))
+      ? await this.deps.metadata.findLinkedObjects(
+          repo.id,
+          request.objects.map((o) => o.oid),
+        )
       : new Map<string, number>();
     const planned =
       request.operation === 'upload'
-        ? await mapLimit(request.objects, STAT_CONCURRENCY, (o) => this.planUpload(o, linked.get(o.oid), repoPath, baseUrl))
-        : await Promise.all(request.objects.map((o) => this.planDownload(o, linked.get(o.oid), repoPath, baseUrl)));
+        ? await mapLimit(request.objects, STAT_CONCURRENCY, (o) =>
+            this.planUpload(o, linked.get(o.oid), repoPath, baseUrl),
+          )
+        : await Promise.all(
+            request.objects.map((o) => this.planDownload(o, linked.get(o.oid), repoPath, baseUrl)),
+          );
     return { transfer: 'basic', objects: [...planned, ...request.rejected], hash_algo: 'sha256' };
   }
 
@@ -69,9 +81,14 @@ export class BatchPlanner {
       if (stored?.size === object.size) return { oid: object.oid, size: object.size };
     }
     const scope = { repoPath, oid: object.oid, size: object.size };
-    const verify = this.action(verifyHref(baseUrl, object.oid), this.deps.tokens.issue({ ...scope, operation: 'verify' }));
+    const verify = this.action(
+      verifyHref(baseUrl, object.oid),
+      this.deps.tokens.issue({ ...scope, operation: 'verify' }),
+    );
     const direct = await this.presign('upload', object);
-    const upload = direct ?? this.action(objectHref(baseUrl, object.oid), this.deps.tokens.issue({ ...scope, operation: 'upload' }));
+    const upload =
+      direct ??
+      this.action(objectHref(baseUrl, object.oid), this.deps.tokens.issue({ ...scope, operation: 'upload' }));
     // echo the requested size: the client compares it with its local file (section 2.2)
     return { oid: object.oid, size: object.size, authenticated: true, actions: { upload, verify } };
   }
@@ -88,7 +105,10 @@ export class BatchPlanner {
     const found = { oid: object.oid, size: linkedSize };
     const download =
       (await this.presign('download', found)) ??
-      this.action(objectHref(baseUrl, object.oid), this.deps.tokens.issue({ ...found, repoPath, operation: 'download' }));
+      this.action(
+        objectHref(baseUrl, object.oid),
+        this.deps.tokens.issue({ ...found, repoPath, operation: 'download' }),
+      );
     return { ...found, authenticated: true, actions: { download } };
   }
 

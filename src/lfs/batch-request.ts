@@ -35,7 +35,8 @@ export interface BatchLimits {
   maxObjectSize: number;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function parseBatchRequest(body: unknown, limits: BatchLimits): BatchRequest {
   if (!isObject(body)) throw lfsError('validation', 'Request body must be a JSON object');
@@ -45,12 +46,20 @@ export function parseBatchRequest(body: unknown, limits: BatchLimits): BatchRequ
   }
   if (!Array.isArray(objects)) throw lfsError('validation', 'objects must be an array');
   if (objects.length > limits.maxObjects) {
-    throw lfsError('too_many_objects', `Too many objects in one batch: ${objects.length} (at most ${limits.maxObjects})`);
+    throw lfsError(
+      'too_many_objects',
+      `Too many objects in one batch: ${objects.length} (at most ${limits.maxObjects})`,
+    );
   }
-  if (transfers !== undefined && transfers !== null && !(Array.isArray(transfers) && transfers.every((t) => typeof t === 'string'))) {
+  if (
+    transfers !== undefined &&
+    transfers !== null &&
+    !(Array.isArray(transfers) && transfers.every((t) => typeof t === 'string'))
+  ) {
     throw lfsError('validation', 'transfers must be an array of strings');
   }
-  if (ref !== undefined && ref !== null && !isObject(ref)) throw lfsError('validation', 'ref must be an object');
+  if (ref !== undefined && ref !== null && !isObject(ref))
+    throw lfsError('validation', 'ref must be an object');
   const refName = isObject(ref) && typeof ref.name === 'string' ? ref.name : undefined;
   if (hashAlgo !== undefined && hashAlgo !== null && typeof hashAlgo !== 'string') {
     throw lfsError('validation', 'hash_algo must be a string');
@@ -67,16 +76,35 @@ export function parseBatchRequest(body: unknown, limits: BatchLimits): BatchRequ
     const echoSize = typeof size === 'number' && Number.isSafeInteger(size) ? size : 0;
     if (!isValidOid(oid)) {
       malformed++;
-      rejected.push({ oid: echoOid, size: echoSize, error: { code: 422, message: 'Invalid oid: expected 64 lowercase hex characters' } });
+      rejected.push({
+        oid: echoOid,
+        size: echoSize,
+        error: { code: 422, message: 'Invalid oid: expected 64 lowercase hex characters' },
+      });
     } else if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
       malformed++;
-      rejected.push({ oid, size: echoSize, error: { code: 422, message: 'Invalid size: expected a non-negative integer' } });
+      rejected.push({
+        oid,
+        size: echoSize,
+        error: { code: 422, message: 'Invalid size: expected a non-negative integer' },
+      });
     } else if (seen.has(oid)) {
       continue; // the client deduplicates, but retries may repeat an oid: answer it once
     } else if (seen.add(oid) && hashAlgo && hashAlgo !== 'sha256') {
-      rejected.push({ oid, size, error: { code: 409, message: `Unsupported hash algorithm ${hashAlgo}: only sha256` } });
+      rejected.push({
+        oid,
+        size,
+        error: { code: 409, message: `Unsupported hash algorithm ${hashAlgo}: only sha256` },
+      });
     } else if (operation === 'upload' && size > limits.maxObjectSize) {
-      rejected.push({ oid, size, error: { code: 422, message: `Object size ${size} exceeds the maximum of ${limits.maxObjectSize} bytes` } });
+      rejected.push({
+        oid,
+        size,
+        error: {
+          code: 422,
+          message: `Object size ${size} exceeds the maximum of ${limits.maxObjectSize} bytes`,
+        },
+      });
     } else {
       valid.push({ oid, size });
     }
@@ -84,5 +112,11 @@ export function parseBatchRequest(body: unknown, limits: BatchLimits): BatchRequ
   if (objects.length > 0 && malformed === objects.length) {
     throw lfsError('validation', rejected[0]?.error.message ?? 'No valid objects');
   }
-  return { operation, objects: valid, rejected, transfers: (transfers as string[] | undefined) ?? ['basic'], refName };
+  return {
+    operation,
+    objects: valid,
+    rejected,
+    transfers: (transfers as string[] | undefined) ?? ['basic'],
+    refName,
+  };
 }

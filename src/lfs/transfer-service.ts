@@ -18,9 +18,18 @@ export interface TransferDeps {
 export class TransferService {
   constructor(private readonly deps: TransferDeps) {}
 
-  async upload(repoPath: string, oid: string, size: number, body: Readable, signal: AbortSignal): Promise<void> {
+  async upload(
+    repoPath: string,
+    oid: string,
+    size: number,
+    body: Readable,
+    signal: AbortSignal,
+  ): Promise<void> {
     if (size > this.deps.maxObjectSize) {
-      throw lfsError('object_too_large', `Object size ${size} exceeds the maximum of ${this.deps.maxObjectSize} bytes`);
+      throw lfsError(
+        'object_too_large',
+        `Object size ${size} exceeds the maximum of ${this.deps.maxObjectSize} bytes`,
+      );
     }
     const repo = await this.repo(repoPath);
     try {

@@ -33,7 +33,10 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   const address = app.server.address() as AddressInfo;
   const bound = `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
   deps.publicUrl = publicUrlOf(settings, bound);
-  logger.info({ listen: bound, publicUrl: deps.publicUrl, settings: maskedSettings(settings) }, 'lfsd listening');
+  logger.info(
+    { listen: bound, publicUrl: deps.publicUrl, settings: maskedSettings(settings) },
+    'lfsd listening',
+  );
 
   let closing: Promise<void> | undefined;
   const close = () =>

@@ -33,7 +33,9 @@ describe('git lfs client end to end', { timeout: 600_000 }, () => {
   before(async () => {
     sandbox = await createGitSandbox({ username: 'alice', password: 'correct horse battery' });
     dataDir = join(sandbox.root, 'lfsd-data');
-    await lfsdAdmin(['user', 'add', 'alice', '--password-stdin', '--data-dir', dataDir], { input: 'correct horse battery\n' });
+    await lfsdAdmin(['user', 'add', 'alice', '--password-stdin', '--data-dir', dataDir], {
+      input: 'correct horse battery\n',
+    });
     server = await startLfsd(['--data-dir', dataDir, '--log-level', 'info']);
     lfsUrl = `${server.url}/alice/assets.git/info/lfs`;
 
@@ -44,10 +46,13 @@ describe('git lfs client end to end', { timeout: 600_000 }, () => {
     await writeFile(join(work, '.lfsconfig'), `[lfs]\n\turl = ${lfsUrl}\n`);
     await mkdir(join(work, 'small'));
     for (const size of LARGE_SIZES) await writeRandomFile(join(work, `file-${size}.bin`), size);
-    for (let i = 0; i < SMALL_FILES; i++) await writeFile(join(work, 'small', `f${i}.dat`), randomBytes(200 + i));
+    for (let i = 0; i < SMALL_FILES; i++)
+      await writeFile(join(work, 'small', `f${i}.dat`), randomBytes(200 + i));
     await writeFile(join(work, 'README.txt'), 'not in LFS\n');
-    for (const size of LARGE_SIZES) expected.set(`file-${size}.bin`, await sha256File(join(work, `file-${size}.bin`)));
-    for (let i = 0; i < SMALL_FILES; i++) expected.set(`small/f${i}.dat`, await sha256File(join(work, 'small', `f${i}.dat`)));
+    for (const size of LARGE_SIZES)
+      expected.set(`file-${size}.bin`, await sha256File(join(work, `file-${size}.bin`)));
+    for (let i = 0; i < SMALL_FILES; i++)
+      expected.set(`small/f${i}.dat`, await sha256File(join(work, 'small', `f${i}.dat`)));
     await sandbox.git(work, ['add', '.']);
     await sandbox.git(work, ['commit', '-q', '-m', 'assets']);
     await sandbox.git(work, ['remote', 'add', 'origin', join(sandbox.root, 'remote.git')]);
@@ -69,19 +74,26 @@ describe('git lfs client end to end', { timeout: 600_000 }, () => {
 
   it('clones with smudge: every file has its original SHA-256', async () => {
     await sandbox.git(sandbox.root, ['clone', '-q', join(sandbox.root, 'remote.git'), 'clone']);
-    for (const [path, sha] of expected) assert.equal(await sha256File(join(sandbox.root, 'clone', path)), sha, path);
+    for (const [path, sha] of expected)
+      assert.equal(await sha256File(join(sandbox.root, 'clone', path)), sha, path);
     assert.equal(await readFile(join(sandbox.root, 'clone', 'README.txt'), 'utf8'), 'not in LFS\n');
   });
 
   it('clones without smudge, then `git lfs pull --include` fetches only what it names', async () => {
-    await sandbox.git(sandbox.root, ['clone', '-q', join(sandbox.root, 'remote.git'), 'skip'], { GIT_LFS_SKIP_SMUDGE: '1' });
+    await sandbox.git(sandbox.root, ['clone', '-q', join(sandbox.root, 'remote.git'), 'skip'], {
+      GIT_LFS_SKIP_SMUDGE: '1',
+    });
     const skip = join(sandbox.root, 'skip');
     assert.match(await readFile(join(skip, 'file-100.bin'), 'utf8'), POINTER);
     await sandbox.git(skip, ['lfs', 'pull', '--include', 'small/*']);
     for (let i = 0; i < SMALL_FILES; i++) {
       assert.equal(await sha256File(join(skip, 'small', `f${i}.dat`)), expected.get(`small/f${i}.dat`));
     }
-    assert.match(await readFile(join(skip, 'file-100.bin'), 'utf8'), POINTER, 'not included: still a pointer');
+    assert.match(
+      await readFile(join(skip, 'file-100.bin'), 'utf8'),
+      POINTER,
+      'not included: still a pointer',
+    );
   });
 
   it('`git lfs fetch --all` then `git lfs fsck` find every object intact', async () => {

@@ -24,7 +24,10 @@ export interface GitSandbox {
  * A sandbox whose git uses a credential helper answering `username`/`password` for every host,
  * as a user's stored credentials would.
  */
-export async function createGitSandbox(credentials?: { username: string; password: string }): Promise<GitSandbox> {
+export async function createGitSandbox(credentials?: {
+  username: string;
+  password: string;
+}): Promise<GitSandbox> {
   const root = await mkdtemp(join(tmpdir(), 'lfsd-git-'));
   const home = join(root, 'home');
   await mkdir(home);
@@ -43,7 +46,10 @@ export async function createGitSandbox(credentials?: { username: string; passwor
     '\tlocksverify = false',
   ];
   if (credentials) {
-    lines.push('[credential]', `\thelper = "!f() { echo username=${credentials.username}; echo password=${credentials.password}; }; f"`);
+    lines.push(
+      '[credential]',
+      `\thelper = "!f() { echo username=${credentials.username}; echo password=${credentials.password}; }; f"`,
+    );
   }
   await writeFile(join(home, '.gitconfig'), lines.join('\n') + '\n');
   const env: NodeJS.ProcessEnv = {
@@ -65,7 +71,9 @@ export async function createGitSandbox(credentials?: { username: string; passwor
         });
       } catch (err) {
         const e = err as Error & { stderr?: string; stdout?: string };
-        throw new Error(`git ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`);
+        throw new Error(`git ${args.join(' ')} failed: ${e.message}\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, {
+          cause: err,
+        });
       }
     },
     cleanup: () => rm(root, { recursive: true, force: true }),

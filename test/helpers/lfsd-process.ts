@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 
 const fromSource = import.meta.url.endsWith('.ts');
-const CLI = fileURLToPath(new URL(fromSource ? '../../src/cli/main.ts' : '../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(
+  new URL(fromSource ? '../../src/cli/main.ts' : '../../src/cli/main.js', import.meta.url),
+);
 const NODE_ARGS = fromSource ? ['--import', 'tsx', CLI] : [CLI];
 
 export interface LogLine {
@@ -76,7 +78,10 @@ export async function startLfsd(args: string[], env: NodeJS.ProcessEnv = {}): Pr
 }
 
 /** Run an admin command (`user add alice ...`); resolves with its stdout, rejects on failure. */
-export async function lfsdAdmin(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+export async function lfsdAdmin(
+  args: string[],
+  options: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<string> {
   const child = spawn(process.execPath, [...NODE_ARGS, ...args], {
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -57,6 +57,11 @@ export async function addUser(
     passwordHash: await hashPassword(password),
   });
   const token = generateAccessToken();
-  await deps.metadata.createToken({ userId: user.id, name: 'test', secretHash: hashAccessToken(token), expiresAt: null });
+  await deps.metadata.createToken({
+    userId: user.id,
+    name: 'test',
+    secretHash: hashAccessToken(token),
+    expiresAt: null,
+  });
   return { id: user.id, authorization: basicAuth(name, password), token };
 }

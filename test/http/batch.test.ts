@@ -16,19 +16,27 @@ describe('batch API', () => {
   });
   after(() => t.close());
 
-  const batch = (body: unknown, options: { repo?: string; authorization?: string; accept?: string; raw?: string } = {}) =>
+  const batch = (
+    body: unknown,
+    options: { repo?: string; authorization?: string; accept?: string; raw?: string } = {},
+  ) =>
     t.app.inject({
       method: 'POST',
       url: `/${options.repo ?? 'alice/assets'}.git/info/lfs/objects/batch`,
       headers: {
         'content-type': `${LFS_JSON}; charset=utf-8`,
         accept: options.accept ?? LFS_JSON,
-        ...(options.authorization === '' ? {} : { authorization: options.authorization ?? alice.authorization }),
+        ...(options.authorization === ''
+          ? {}
+          : { authorization: options.authorization ?? alice.authorization }),
       },
       payload: options.raw ?? JSON.stringify(body),
     });
 
-  const assertLfsError = (res: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number) => {
+  const assertLfsError = (
+    res: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+    status: number,
+  ) => {
     assert.equal(res.statusCode, status);
     assert.match(String(res.headers['content-type']), /^application\/vnd\.git-lfs\+json/);
     const body = res.json() as { message: unknown; request_id: unknown };
@@ -58,15 +66,27 @@ describe('batch API', () => {
     assert.equal(o.size, 10);
     assert.equal(o.authenticated, true);
     assert.equal(o.actions.upload.href, `http://lfsd.test/alice/assets.git/info/lfs/objects/${obj.oid}`);
-    assert.equal(o.actions.verify.href, `http://lfsd.test/alice/assets.git/info/lfs/objects/${obj.oid}/verify`);
+    assert.equal(
+      o.actions.verify.href,
+      `http://lfsd.test/alice/assets.git/info/lfs/objects/${obj.oid}/verify`,
+    );
     assert.match(o.actions.upload.header.Authorization, /^Bearer \S+$/);
     assert.ok(Number.isInteger(o.actions.upload.expires_in) && o.actions.upload.expires_in >= 3600);
   });
 
   it('is lenient: transfers absent, ref null or {}, unknown fields, no Accept header', async () => {
     const obj = randomObject(3);
-    for (const extra of [{}, { ref: null }, { ref: {} }, { future_field: [1, 2], ref: { name: 'x', other: 1 } }]) {
-      const res = await batch({ operation: 'upload', objects: [{ oid: obj.oid, size: obj.size, authenticated: true }], ...extra });
+    for (const extra of [
+      {},
+      { ref: null },
+      { ref: {} },
+      { future_field: [1, 2], ref: { name: 'x', other: 1 } },
+    ]) {
+      const res = await batch({
+        operation: 'upload',
+        objects: [{ oid: obj.oid, size: obj.size, authenticated: true }],
+        ...extra,
+      });
       assert.equal(res.statusCode, 200, JSON.stringify(extra));
     }
     const noAccept = await t.app.inject({
@@ -83,7 +103,11 @@ describe('batch API', () => {
     const obj = randomObject(5);
     const res = await batch({ operation: 'download', objects: [{ oid: obj.oid, size: 5 }] });
     assert.equal(res.statusCode, 200);
-    assert.deepEqual(res.json().objects[0], { oid: obj.oid, size: 5, error: { code: 404, message: 'Object does not exist' } });
+    assert.deepEqual(res.json().objects[0], {
+      oid: obj.oid,
+      size: 5,
+      error: { code: 404, message: 'Object does not exist' },
+    });
   });
 
   it('gives per-object 422 for an invalid object next to a valid one, whole 422 when none is valid', async () => {
@@ -123,14 +147,21 @@ describe('batch API', () => {
 
   it('gives per-object 409 for an unsupported hash_algo', async () => {
     const obj = randomObject(1);
-    const res = await batch({ operation: 'upload', objects: [{ oid: obj.oid, size: 1 }], hash_algo: 'sha512' });
+    const res = await batch({
+      operation: 'upload',
+      objects: [{ oid: obj.oid, size: 1 }],
+      hash_algo: 'sha512',
+    });
     assert.equal(res.statusCode, 200);
     assert.equal(res.json().objects[0].error.code, 409);
   });
 
   it('answers one entry per oid when the request repeats one', async () => {
     const obj = randomObject(2);
-    const res = await batch({ operation: 'upload', objects: [obj, obj].map(({ oid, size }) => ({ oid, size })) });
+    const res = await batch({
+      operation: 'upload',
+      objects: [obj, obj].map(({ oid, size }) => ({ oid, size })),
+    });
     assert.equal(res.json().objects.length, 1);
   });
 
@@ -160,7 +191,12 @@ describe('batch API', () => {
     } finally {
       await big.close();
     }
-    assertLfsError(await batch(undefined, { raw: JSON.stringify({ operation: 'upload', objects: [], pad: 'x'.repeat(5000) }) }), 413);
+    assertLfsError(
+      await batch(undefined, {
+        raw: JSON.stringify({ operation: 'upload', objects: [], pad: 'x'.repeat(5000) }),
+      }),
+      413,
+    );
   });
 
   it('answers 406 when the client cannot take LFS JSON', async () => {
@@ -168,7 +204,12 @@ describe('batch API', () => {
   });
 
   it('answers 401 with LFS-Authenticate to anonymous and wrong credentials on a private repository', async () => {
-    for (const authorization of ['', 'Basic ' + Buffer.from('alice:wrong').toString('base64'), 'Basic !!!', 'Digest x']) {
+    for (const authorization of [
+      '',
+      'Basic ' + Buffer.from('alice:wrong').toString('base64'),
+      'Basic !!!',
+      'Digest x',
+    ]) {
       const res = await batch({ operation: 'download', objects: [] }, { authorization });
       assertLfsError(res, 401);
       assert.match(String(res.headers['lfs-authenticate']), /^Basic realm=/);
@@ -176,13 +217,22 @@ describe('batch API', () => {
   });
 
   it('accepts a personal access token as the Basic password', async () => {
-    const res = await batch({ operation: 'download', objects: [] }, { authorization: `Basic ${Buffer.from(`alice:${alice.token}`).toString('base64')}` });
+    const res = await batch(
+      { operation: 'download', objects: [] },
+      { authorization: `Basic ${Buffer.from(`alice:${alice.token}`).toString('base64')}` },
+    );
     assert.equal(res.statusCode, 200);
   });
 
   it("answers 404 to a signed-in user without access, so the repository's existence does not leak", async () => {
-    assertLfsError(await batch({ operation: 'download', objects: [] }, { authorization: bob.authorization }), 404);
-    assertLfsError(await batch({ operation: 'upload', objects: [] }, { authorization: bob.authorization }), 404);
+    assertLfsError(
+      await batch({ operation: 'download', objects: [] }, { authorization: bob.authorization }),
+      404,
+    );
+    assertLfsError(
+      await batch({ operation: 'upload', objects: [] }, { authorization: bob.authorization }),
+      404,
+    );
   });
 
   it('serves the same API without .git and without /info/lfs, and for nested repository paths', async () => {

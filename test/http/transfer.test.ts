@@ -23,7 +23,12 @@ describe('basic transfers', () => {
   });
   after(() => t.close());
 
-  async function batch(operation: 'upload' | 'download', obj: TestObject, repo = 'alice/assets', authorization = alice.authorization) {
+  async function batch(
+    operation: 'upload' | 'download',
+    obj: TestObject,
+    repo = 'alice/assets',
+    authorization = alice.authorization,
+  ) {
     const res = await t.app.inject({
       method: 'POST',
       url: `/${repo}.git/info/lfs/objects/batch`,
@@ -31,7 +36,11 @@ describe('basic transfers', () => {
       payload: JSON.stringify({ operation, objects: [{ oid: obj.oid, size: obj.size }] }),
     });
     assert.equal(res.statusCode, 200, res.body);
-    return res.json().objects[0] as { actions?: Record<string, Action>; error?: { code: number }; size: number };
+    return res.json().objects[0] as {
+      actions?: Record<string, Action>;
+      error?: { code: number };
+      size: number;
+    };
   }
 
   const path = (href: string) => new URL(href).pathname;
@@ -39,7 +48,12 @@ describe('basic transfers', () => {
   async function upload(obj: TestObject, repo = 'alice/assets', authorization = alice.authorization) {
     const planned = await batch('upload', obj, repo, authorization);
     const action = planned.actions?.upload as Action;
-    return t.app.inject({ method: 'PUT', url: path(action.href), headers: { ...action.header, 'content-type': 'image/png' }, payload: obj.content });
+    return t.app.inject({
+      method: 'PUT',
+      url: path(action.href),
+      headers: { ...action.header, 'content-type': 'image/png' },
+      payload: obj.content,
+    });
   }
 
   async function tempFiles() {
@@ -79,21 +93,37 @@ describe('basic transfers', () => {
     assert.equal(full.headers['content-length'], '5000');
     assert.ok(full.rawPayload.equals(obj.content));
 
-    const part = await t.app.inject({ method: 'GET', url: path(action.href), headers: { ...action.header, range: 'bytes=1000-4999' } });
+    const part = await t.app.inject({
+      method: 'GET',
+      url: path(action.href),
+      headers: { ...action.header, range: 'bytes=1000-4999' },
+    });
     assert.equal(part.statusCode, 206);
     assert.equal(part.headers['content-range'], 'bytes 1000-4999/5000');
     assert.ok(part.rawPayload.equals(obj.content.subarray(1000)));
 
-    const suffix = await t.app.inject({ method: 'GET', url: path(action.href), headers: { ...action.header, range: 'bytes=-10' } });
+    const suffix = await t.app.inject({
+      method: 'GET',
+      url: path(action.href),
+      headers: { ...action.header, range: 'bytes=-10' },
+    });
     assert.equal(suffix.statusCode, 206);
     assert.ok(suffix.rawPayload.equals(obj.content.subarray(4990)));
 
-    const beyond = await t.app.inject({ method: 'GET', url: path(action.href), headers: { ...action.header, range: 'bytes=5000-' } });
+    const beyond = await t.app.inject({
+      method: 'GET',
+      url: path(action.href),
+      headers: { ...action.header, range: 'bytes=5000-' },
+    });
     assert.equal(beyond.statusCode, 416);
     assert.equal(beyond.headers['content-range'], 'bytes */5000');
     assert.match(String(beyond.headers['content-type']), /vnd\.git-lfs\+json/);
 
-    const multi = await t.app.inject({ method: 'GET', url: path(action.href), headers: { ...action.header, range: 'bytes=0-1,3-4' } });
+    const multi = await t.app.inject({
+      method: 'GET',
+      url: path(action.href),
+      headers: { ...action.header, range: 'bytes=0-1,3-4' },
+    });
     assert.equal(multi.statusCode, 200, 'a multi-range request gets the whole object');
   });
 
@@ -102,7 +132,12 @@ describe('basic transfers', () => {
     const planned = await batch('upload', obj);
     const wrong = Buffer.from(obj.content);
     wrong[100] ^= 1;
-    const put = await t.app.inject({ method: 'PUT', url: path(planned.actions!.upload!.href), headers: planned.actions!.upload!.header, payload: wrong });
+    const put = await t.app.inject({
+      method: 'PUT',
+      url: path(planned.actions!.upload!.href),
+      headers: planned.actions!.upload!.header,
+      payload: wrong,
+    });
     assert.equal(put.statusCode, 400);
     assert.match(put.json().message, /does not match/);
     assert.equal(await t.deps.store.stat(obj.oid), undefined);
@@ -140,7 +175,11 @@ describe('basic transfers', () => {
       assert.match(String(res.headers['content-type']), /vnd\.git-lfs\+json/);
     }
     // an upload token does not open a download
-    const get = await t.app.inject({ method: 'GET', url: path(planned.actions!.upload!.href), headers: header });
+    const get = await t.app.inject({
+      method: 'GET',
+      url: path(planned.actions!.upload!.href),
+      headers: header,
+    });
     assert.equal(get.statusCode, 403);
   });
 
@@ -155,7 +194,12 @@ describe('basic transfers', () => {
         payload: JSON.stringify({ oid: obj.oid, size }),
       });
     assert.equal((await verify(10)).statusCode, 404);
-    await t.app.inject({ method: 'PUT', url: path(planned.actions!.upload!.href), headers: planned.actions!.upload!.header, payload: obj.content });
+    await t.app.inject({
+      method: 'PUT',
+      url: path(planned.actions!.upload!.href),
+      headers: planned.actions!.upload!.header,
+      payload: obj.content,
+    });
     assert.equal((await verify(10)).statusCode, 200);
     assert.equal((await verify(11)).statusCode, 422);
   });

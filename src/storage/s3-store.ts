@@ -1,0 +1,322 @@
+/**
+ * S3Store: objects in Amazon S3 or any S3-compatible store (MinIO, Ceph RGW, R2...).
+ *
+ * Key layout: `<prefix>ab/cd/<oid>` (`ab`, `cd`: the oid's first two byte pairs), the same relative
+ * layout as DiskStore's `<data-dir>/objects/ab/cd/<oid>`, so that moving between the embedded and the
+ * scale-out setup is a plain copy (`aws s3 sync <data-dir>/objects s3://bucket/<prefix>`). S3 itself
+ * needs no fan-out; `list()` ignores keys under the prefix that do not follow the layout.
+ *
+ * SDK settings: a client built here uses `requestChecksumCalculation` / `responseChecksumValidation`
+ * `WHEN_REQUIRED`. The SDK's newer default (CRC32 on every request) is refused by several
+ * S3-compatible servers, and content integrity is lfsd's SHA-256 anyway (VerifyingStore, and
+ * `x-amz-checksum-sha256` on single PutObject and presigned uploads, which S3 itself checks).
+ */
+import { Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import {
+  isValidOid,
+  type ByteRange,
+  type CallOptions,
+  type ObjectStore,
+  type SignedRequest,
+  type StoredObject,
+} from './object-store.js';
+import { httpStatusOf, isNotFound } from './s3-errors.js';
+import { partSizeFor, uploadStream } from './s3-upload.js';
+
+export { isNotFound } from './s3-errors.js';
+
+/** Largest object a single (presigned) PutObject may carry: 5 GiB. Larger ones go through lfsd. */
+export const MAX_PRESIGNED_UPLOAD_SIZE = 5 * 1024 ** 3;
+
+export interface S3StoreOptions {
+  bucket: string;
+  /** key prefix, e.g. `lfs/` (a missing trailing `/` is added); default: the bucket root */
+  prefix?: string;
+  /** for S3-compatible servers, e.g. `http://127.0.0.1:9000`; default: AWS for `region` */
+  endpoint?: string;
+  region?: string;
+  /** `bucket` in the path instead of the host name (MinIO and most S3-compatible servers) */
+  forcePathStyle?: boolean;
+  /** default: the SDK's credential chain (environment, profile, IAM role...) */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** a ready client instead of the options above; the caller keeps ownership (close() leaves it alone) */
+  client?: S3Client;
+  /** minimum multipart part size in bytes (default and floor 5 MiB; grows so that 10,000 parts suffice) */
+  partSize?: number;
+  /** parts uploaded at once per put (default 4); memory per put is about (queueSize + 1) * partSize */
+  queueSize?: number;
+  /** keys per ListObjectsV2 page (default 1000, S3's maximum) */
+  listPageSize?: number;
+}
+
+/** An incomplete multipart upload under the store's prefix (see `incompleteUploads()`). */
+export interface IncompleteUpload {
+  key: string;
+  uploadId: string;
+  initiated?: Date;
+}
+
+const DEFAULT_QUEUE_SIZE = 4;
+
+export class S3Store implements ObjectStore {
+  readonly kind = 's3';
+  private readonly client: S3Client;
+  private readonly ownsClient: boolean;
+  private readonly bucket: string;
+  private readonly prefix: string;
+  private readonly keyPattern: RegExp;
+
+  constructor(private readonly options: S3StoreOptions) {
+    this.bucket = options.bucket;
+    this.prefix = normalizePrefix(options.prefix);
+    this.keyPattern = new RegExp(`^${escapeRegExp(this.prefix)}([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$`);
+    this.ownsClient = options.client === undefined;
+    this.client =
+      options.client ??
+      new S3Client({
+        endpoint: options.endpoint,
+        region: options.region ?? 'us-east-1',
+        forcePathStyle: options.forcePathStyle,
+        credentials: options.credentials,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
+  }
+
+  /** The S3 key of an oid (exposed for tests and tools). */
+  keyFor(oid: string): string {
+    // oids are validated before reaching a store; checked again because they become key paths
+    if (!isValidOid(oid)) throw new TypeError(`invalid oid: ${JSON.stringify(oid)}`);
+    return `${this.prefix}${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`;
+  }
+
+  async stat(oid: string, options: CallOptions = {}): Promise<{ size: number } | undefined> {
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.keyFor(oid) }),
+        {
+          abortSignal: options.signal,
+        },
+      );
+      return { size: requireNumber(head.ContentLength, 'HeadObject Content-Length') };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async get(
+    oid: string,
+    options: CallOptions & { range?: ByteRange } = {},
+  ): Promise<StoredObject | undefined> {
+    const { range, signal } = options;
+    if (range && !(Number.isSafeInteger(range.start) && range.start >= 0 && range.end >= range.start)) {
+      throw new RangeError(`invalid byte range ${range.start}-${range.end}`);
+    }
+    let response;
+    try {
+      response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.keyFor(oid),
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      if (httpStatusOf(err) === 416) {
+        throw new RangeError(`range ${range?.start}-${range?.end} is not satisfiable for ${oid}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    const body = response.Body;
+    if (!(body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream');
+    try {
+      const size = range
+        ? sizeFromContentRange(response.ContentRange, range)
+        : requireNumber(response.ContentLength, 'Content-Length');
+      return { size, body };
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+  }
+
+  async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<void> {
+    if (!isValidOid(oid) || !Number.isSafeInteger(size) || size < 0) {
+      body.destroy();
+      throw new RangeError(`invalid put of ${JSON.stringify(oid)} with size ${size}`);
+    }
+    const key = this.keyFor(oid);
+    await uploadStream(
+      { client: this.client, bucket: this.bucket, key },
+      body,
+      {
+        size,
+        partSize: partSizeFor(size, this.options.partSize),
+        queueSize: this.options.queueSize ?? DEFAULT_QUEUE_SIZE,
+        checksumSha256: oidToBase64(oid),
+      },
+      options.signal,
+    );
+  }
+
+  async delete(oid: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyFor(oid) }));
+    } catch (err) {
+      // S3 answers 204 for a missing key; some compatible servers answer 404
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async *list(): AsyncIterable<{ oid: string; size: number }> {
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: this.prefix || undefined,
+          ContinuationToken: token,
+          MaxKeys: this.options.listPageSize,
+        }),
+      );
+      for (const item of page.Contents ?? []) {
+        const oid = this.oidOf(item.Key);
+        if (oid !== undefined && item.Size !== undefined) yield { oid, size: item.Size };
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  /**
+   * Multipart uploads started under the prefix and never completed nor aborted. A put that fails
+   * aborts its own; anything listed here comes from a process that died mid-upload (or is a put in
+   * progress). Used by tests and maintenance tools.
+   */
+  async *incompleteUploads(): AsyncIterable<IncompleteUpload> {
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (;;) {
+      const page = await this.client.send(
+        new ListMultipartUploadsCommand({
+          Bucket: this.bucket,
+          Prefix: this.prefix || undefined,
+          KeyMarker: keyMarker,
+          UploadIdMarker: uploadIdMarker,
+        }),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key && upload.UploadId) {
+          yield { key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated };
+        }
+      }
+      if (!page.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      uploadIdMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  /**
+   * Direct transfer URLs. Upload: a presigned PutObject that signs `Content-Length` and
+   * `x-amz-checksum-sha256` (the oid in base64), so S3 rejects a body of another size or hash; the
+   * client must send the returned `header`. Objects over 5 GiB cannot be sent in one PutObject:
+   * undefined, the caller proxies them. Download: a presigned GetObject, for any size.
+   */
+  async presign(
+    op: 'upload' | 'download',
+    oid: string,
+    size: number,
+    ttlSeconds: number,
+  ): Promise<SignedRequest | undefined> {
+    const key = this.keyFor(oid);
+    if (op === 'download') {
+      const href = await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+        expiresIn: ttlSeconds,
+      });
+      return { href, header: {}, expiresIn: ttlSeconds };
+    }
+    if (size > MAX_PRESIGNED_UPLOAD_SIZE) return undefined;
+    const checksum = oidToBase64(oid);
+    const command = new PutObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ContentLength: size,
+      ChecksumSHA256: checksum,
+    });
+    const href = await getSignedUrl(this.client, command, {
+      expiresIn: ttlSeconds,
+      // content-length is signed by default today; listed so that it stays signed
+      signableHeaders: new Set(['content-length', 'x-amz-checksum-sha256']),
+      // by default the presigner moves x-amz-* headers into the query string, where S3 does not
+      // check the body against them: keep the checksum a (signed) header the client must send
+      unhoistableHeaders: new Set(['x-amz-checksum-sha256']),
+    });
+    return { href, header: { 'x-amz-checksum-sha256': checksum }, expiresIn: ttlSeconds };
+  }
+
+  async ping(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  private oidOf(key: string | undefined): string | undefined {
+    const match = key === undefined ? null : this.keyPattern.exec(key);
+    if (!match) return undefined;
+    const [, first, second, oid] = match as unknown as [string, string, string, string];
+    return oid.startsWith(first + second) ? oid : undefined;
+  }
+}
+
+/** The SHA-256 `x-amz-checksum-sha256` carries: the same digest as the oid, base64 instead of hex. */
+export function oidToBase64(oid: string): string {
+  return Buffer.from(oid, 'hex').toString('base64');
+}
+
+function normalizePrefix(prefix: string | undefined): string {
+  const trimmed = (prefix ?? '').replace(/^\/+/, '');
+  return trimmed === '' || trimmed.endsWith('/') ? trimmed : `${trimmed}/`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function requireNumber(value: number | undefined, what: string): number {
+  if (value === undefined || !Number.isSafeInteger(value) || value < 0) {
+    throw new Error(`S3 response has no valid ${what}`);
+  }
+  return value;
+}
+
+/**
+ * The whole object's size from `Content-Range: bytes a-b/size`, after checking that the server sent
+ * the range asked for (clamped to the object's end, as HTTP allows): some S3-compatible servers get
+ * edge cases wrong, and serving other bytes than asked would be silent corruption.
+ */
+function sizeFromContentRange(header: string | undefined, range: ByteRange): number {
+  const match = header === undefined ? null : /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header);
+  if (!match) throw new Error(`S3 answered a range request without a valid Content-Range (${header})`);
+  const [start, end, size] = match.slice(1).map(Number) as [number, number, number];
+  if (start !== range.start || end !== Math.min(range.end, size - 1)) {
+    throw new Error(`S3 returned bytes ${start}-${end} for requested range ${range.start}-${range.end}`);
+  }
+  return size;
+}

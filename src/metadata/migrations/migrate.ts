@@ -3,13 +3,14 @@
  * rather than found by scanning a folder, so they work the same from src/ under tsx and from the
  * compiled dist/.
  *
- * Several replicas may start at once: Kysely holds a migration lock while it decides what to run
- * (PostgreSQL: a transaction-scoped advisory lock; MySQL: GET_LOCK), so exactly one of them applies
- * each migration and the others find nothing left to do.
+ * Several replicas may start at once. On PostgreSQL and MySQL Kysely holds a migration lock while
+ * it decides what to run (a transaction-scoped advisory lock; GET_LOCK), so exactly one of them
+ * applies each migration and the others find nothing left to do. On SQLite Kysely takes no lock
+ * and no transaction (it assumes a single process), so sqliteWriteLocked() provides both.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Migrator } from 'kysely';
-import type { Kysely, Migration, MigrationProvider, MigrationResultSet } from 'kysely';
+import { Migrator, sql } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectName } from '../dialects.js';
 import { isSqliteBusy } from '../sql-portability.js';
 import { initialMigration } from './0001_initial.js';
@@ -21,15 +22,13 @@ function migrations(dialect: DialectName): Record<string, Migration> {
   };
 }
 
-/**
- * SQLite has no migration lock: Kysely relies on there being one connection. When two processes
- * open a new database file together, the second one's transaction fails with SQLITE_BUSY; it then
- * tries again and finds the migrations applied.
- */
-const SQLITE_BUSY_ATTEMPTS = 20;
-
 /** Apply every pending migration; returns the names of the ones this call applied. */
 export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName): Promise<string[]> {
+  if (dialect === 'sqlite') return sqliteWriteLocked(db, (connection) => runMigrator(connection, dialect));
+  return runMigrator(db, dialect);
+}
+
+async function runMigrator<DB>(db: Kysely<DB>, dialect: DialectName): Promise<string[]> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
   const migrator = new Migrator({
     db,
@@ -38,21 +37,48 @@ export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName):
     migrationTableName: 'lfsd_migration',
     migrationLockTableName: 'lfsd_migration_lock',
   });
-  for (let attempt = 1; ; attempt++) {
-    const result: MigrationResultSet = await migrator.migrateToLatest();
-    if (result.error === undefined) {
-      return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
-    }
-    if (dialect === 'sqlite' && isSqliteBusy(result.error) && attempt < SQLITE_BUSY_ATTEMPTS) {
-      await sleep(20 + Math.random() * 80);
-      continue;
-    }
-    const failed = result.results?.find((r) => r.status === 'Error')?.migrationName;
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName;
     const what = failed === undefined ? 'database migration' : `database migration ${failed}`;
-    throw new Error(`${what} failed: ${describe(result.error)}`, { cause: result.error });
+    throw new Error(`${what} failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
 }
 
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+/** attempts at SQLite's write lock, each waiting up to the busy timeout */
+const SQLITE_LOCK_ATTEMPTS = 5;
+
+/**
+ * Run `work` inside one `BEGIN IMMEDIATE` transaction on the SQLite connection: it takes the
+ * database's write lock up front, so a second process opening a new file at the same time waits,
+ * then finds the migrations applied; and a migration that fails halfway leaves no trace (SQLite
+ * DDL is transactional). A Kysely SQLite instance has exactly one connection, so everything the
+ * migrator runs through `connection` is inside this transaction.
+ */
+async function sqliteWriteLocked<DB, T>(
+  db: Kysely<DB>,
+  work: (connection: Kysely<DB>) => Promise<T>,
+): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await sql`begin immediate`.execute(connection);
+        break;
+      } catch (err) {
+        if (!isSqliteBusy(err) || attempt >= SQLITE_LOCK_ATTEMPTS) throw err;
+        await sleep(50 + Math.random() * 100);
+      }
+    }
+    try {
+      const result = await work(connection);
+      await sql`commit`.execute(connection);
+      return result;
+    } catch (err) {
+      await sql`rollback`.execute(connection);
+      throw err;
+    }
+  });
 }

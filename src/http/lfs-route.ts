@@ -10,6 +10,7 @@
  * itself be called `objects` or `locks`. Segments are validated here, so no `..`, empty or odd
  * segment ever reaches the layers below.
  */
+import { MAX_REPO_PATH_LENGTH } from '../metadata/schema.js';
 import { isValidOid } from '../storage/object-store.js';
 
 export type LfsEndpoint =
@@ -46,7 +47,9 @@ export function parseLfsRoute(pathname: string): LfsRoute | undefined {
   if (repoSegments.length === 0 || repoSegments.length > MAX_DEPTH) return undefined;
   if (!repoSegments.every((s) => SEGMENT.test(s) && !s.endsWith('.git') && !s.includes('..')))
     return undefined;
-  return { repoPath: repoSegments.join('/'), endpoint: matched.endpoint };
+  const repoPath = repoSegments.join('/');
+  if (repoPath.length > MAX_REPO_PATH_LENGTH) return undefined;
+  return { repoPath, endpoint: matched.endpoint };
 }
 
 function matchSuffix(segments: string[]): { length: number; endpoint: LfsEndpoint } | undefined {

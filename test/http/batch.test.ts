@@ -260,6 +260,7 @@ describe('batch API', () => {
       '//objects/batch',
       '/objects/batch',
       '/alice/a%00b/objects/batch',
+      `/alice/${Array.from({ length: 6 }, () => 'x'.repeat(99)).join('/')}/objects/batch`, // longer than 512
     ]) {
       const res = await t.app.inject({
         method: 'POST',

@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import { ConfigError, maskedSettings } from '../config/load-settings.js';
 import { createLogger } from '../observability/logger.js';
-import { openMetadata } from '../server/build-deps.js';
+import { migrateDatabase } from '../metadata/open-metadata-store.js';
 import { exitOnSignals, startServer } from '../server/server.js';
 import { grantCommands, repoCommand, tokenCommand, userCommand } from './admin-commands.js';
 import { lockCommand } from './lock-commands.js';
@@ -24,9 +24,8 @@ addSettingOptions(
   program.command('migrate').description('apply database migrations and exit'),
   METADATA_SETTINGS,
 ).action(async (options: Record<string, unknown>) => {
-  const metadata = await openMetadata(settingsFrom(options));
-  await metadata.close();
-  console.error('database is up to date');
+  const applied = await migrateDatabase(settingsFrom(options).databaseUrl as string);
+  console.error(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database is up to date');
 });
 
 const config = program.command('config').description('configuration');

@@ -13,7 +13,7 @@ import { addSettingOptions, METADATA_SETTINGS, settingsFrom } from './settings-o
 type Action = (metadata: MetadataStore, args: string[], options: Record<string, unknown>) => Promise<void>;
 
 /** A subcommand that opens the metadata, runs `action`, and closes it whatever happens. */
-function adminCommand(name: string, description: string, action: Action): Command {
+export function adminCommand(name: string, description: string, action: Action): Command {
   const command = new Command(name).description(description);
   addSettingOptions(command, METADATA_SETTINGS);
   command.action(async (...received: unknown[]) => {
@@ -35,7 +35,7 @@ async function requireUser(metadata: MetadataStore, name: string) {
   return user;
 }
 
-async function requireRepo(metadata: MetadataStore, path: string) {
+export async function requireRepo(metadata: MetadataStore, path: string) {
   const repo = await metadata.findRepo(normaliseRepoPath(path));
   if (!repo) throw new Error(`no repository ${path} (create it with: lfsd repo create ${path})`);
   return repo;

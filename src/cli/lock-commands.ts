@@ -5,40 +5,13 @@
  */
 import { Command } from 'commander';
 import { LockService, toLockJson } from '../lfs/lock-service.js';
-import type { MetadataStore } from '../metadata/metadata-store.js';
-import { openMetadata } from '../server/build-deps.js';
-import { normaliseRepoPath } from './admin-commands.js';
-import { addSettingOptions, METADATA_SETTINGS, settingsFrom } from './settings-options.js';
-
-type Action = (metadata: MetadataStore, args: string[]) => Promise<void>;
-
-/** A subcommand that opens the metadata, runs `action`, and closes it whatever happens. */
-function lockSubcommand(name: string, description: string, action: Action): Command {
-  const command = new Command(name).description(description);
-  addSettingOptions(command, METADATA_SETTINGS);
-  command.action(async (...received: unknown[]) => {
-    const cmd = received.at(-1) as Command;
-    const metadata = await openMetadata(settingsFrom(cmd.opts()));
-    try {
-      await action(metadata, cmd.args);
-    } finally {
-      await metadata.close();
-    }
-  });
-  return command;
-}
-
-async function requireRepo(metadata: MetadataStore, path: string) {
-  const repo = await metadata.findRepo(normaliseRepoPath(path));
-  if (!repo) throw new Error(`no repository ${path}`);
-  return repo;
-}
+import { adminCommand, requireRepo } from './admin-commands.js';
 
 export function lockCommand(): Command {
   return new Command('lock')
     .description("list and remove a repository's file locks")
     .addCommand(
-      lockSubcommand(
+      adminCommand(
         'list',
         'list the locks of a repository: id, path, owner, locked at',
         async (metadata, [path]) => {
@@ -54,16 +27,12 @@ export function lockCommand(): Command {
       ).argument('<path>', 'repository, e.g. alice/assets'),
     )
     .addCommand(
-      lockSubcommand(
-        'remove',
-        'remove a lock whoever owns it (force unlock)',
-        async (metadata, [path, id]) => {
-          const repo = await requireRepo(metadata, path as string);
-          const lock = await new LockService(metadata).remove(repo, id as string);
-          if (!lock) throw new Error(`${repo.path} has no lock ${id}`);
-          console.error(`removed lock ${lock.id} on ${lock.path} held by ${lock.ownerName}`);
-        },
-      )
+      adminCommand('remove', 'remove a lock whoever owns it (force unlock)', async (metadata, [path, id]) => {
+        const repo = await requireRepo(metadata, path as string);
+        const lock = await new LockService(metadata).remove(repo, id as string);
+        if (!lock) throw new Error(`${repo.path} has no lock ${id}`);
+        console.error(`removed lock ${lock.id} on ${lock.path} held by ${lock.ownerName}`);
+      })
         .argument('<path>', 'repository, e.g. alice/assets')
         .argument('<id>', 'lock id, as `lfsd lock list` shows it'),
     );

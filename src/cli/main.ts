@@ -15,7 +15,9 @@ addSettingOptions(
   program.command('serve').description('run the server (embedded default: SQLite + local disk)'),
 ).action(async (options: Record<string, unknown>) => {
   const settings = settingsFrom(options);
-  const logger = createLogger(settings.logLevel);
+  const logger = createLogger(settings.logLevel, {
+    pretty: settings.logFormat === 'auto' ? undefined : settings.logFormat === 'pretty',
+  });
   const server = await startServer(settings, logger);
   exitOnSignals(server, logger);
 });

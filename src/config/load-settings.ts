@@ -2,7 +2,14 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { envName, SECRET_SETTINGS, settingNames, settingsSchema, type Settings } from './settings.js';
+import {
+  envName,
+  flagName,
+  SECRET_SETTINGS,
+  settingNames,
+  settingsSchema,
+  type Settings,
+} from './settings.js';
 
 /** A bad configuration: the message names the key and what it expects. */
 export class ConfigError extends Error {
@@ -24,19 +31,32 @@ export interface SettingSources {
 export function loadSettings(sources: SettingSources = {}): Settings {
   const env = sources.env ?? process.env;
   const configFile = (sources.flags?.config as string | undefined) ?? sources.configFile ?? env.LFSD_CONFIG;
-  const merged: Record<string, unknown> = {
-    ...(configFile ? readConfigFile(configFile) : {}),
-    ...fromEnv(env),
-    ...definedOnly(sources.flags ?? {}),
+  const merged: Record<string, unknown> = {};
+  /** where each value came from, for error messages */
+  const origins: Record<string, string> = {};
+  const layer = (values: Record<string, unknown>, origin: (name: string) => string) => {
+    for (const [name, value] of Object.entries(values)) {
+      merged[name] = value;
+      origins[name] = origin(name);
+    }
   };
+  if (configFile) layer(readConfigFile(configFile), () => `config file ${configFile}`);
+  layer(fromEnv(env), (name) => `environment ${envName(name)}`);
+  layer(definedOnly(sources.flags ?? {}), (name) => `flag --${flagName(name)}`);
   delete merged.config;
   const parsed = settingsSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, configFile));
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, merged, origins, configFile));
   const settings = parsed.data;
   settings.dataDir = resolve(settings.dataDir);
   settings.databaseUrl ??= `sqlite:${resolve(settings.dataDir, 'lfsd.sqlite')}`;
   if (settings.storage === 's3' && !settings.s3Bucket) {
     throw new ConfigError('s3Bucket: required when storage is s3 (--s3-bucket, LFSD_S3_BUCKET)');
+  }
+  if ((settings.tlsCert === undefined) !== (settings.tlsKey === undefined)) {
+    const missing = settings.tlsCert === undefined ? 'tlsCert' : 'tlsKey';
+    throw new ConfigError(
+      `${missing}: required when ${missing === 'tlsCert' ? 'tlsKey' : 'tlsCert'} is set (--${flagName(missing)}, ${envName(missing)})`,
+    );
   }
   return Object.freeze(settings);
 }
@@ -75,14 +95,24 @@ function definedOnly(values: Partial<Record<string, unknown>>): Record<string, u
   return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
 }
 
-function describeIssues(error: z.ZodError, configFile: string | undefined): string {
+function describeIssues(
+  error: z.ZodError,
+  values: Record<string, unknown>,
+  origins: Record<string, string>,
+  configFile: string | undefined,
+): string {
   return error.issues
     .map((issue) => {
       if (issue.code === 'unrecognized_keys') {
-        return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}${configFile ? ` in ${configFile}` : ''}`;
+        const known = `known settings: ${settingNames.join(', ')}`;
+        return `unknown setting${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}${configFile ? ` in ${configFile}` : ''} (${known})`;
       }
-      const key = issue.path.join('.');
-      return `${key} (${envName(key)}): ${issue.message}`;
+      const key = String(issue.path[0] ?? '');
+      const value = values[key];
+      const shown = (SECRET_SETTINGS as readonly string[]).includes(key) ? '***' : JSON.stringify(value);
+      const got = value === undefined ? '' : `, got ${shown}`;
+      const origin = origins[key] ? ` (from ${origins[key]})` : ` (--${flagName(key)}, ${envName(key)})`;
+      return `${key}: ${issue.message}${got}${origin}`;
     })
     .join('; ');
 }

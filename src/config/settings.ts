@@ -9,48 +9,65 @@ import { z } from 'zod';
 
 const bool = z.preprocess(
   (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v),
-  z.boolean(),
+  z.boolean({ error: 'expected true or false' }),
 );
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const expected = `expected an integer ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}`;
+  return z.preprocess(
     (v) => (typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
-    z.number().int().min(min).max(max),
+    z
+      .number({ error: expected })
+      .int({ error: expected })
+      .min(min, { error: expected })
+      .max(max, { error: expected }),
   );
+};
+const enumOf = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: `expected one of ${values.join(', ')}` });
+const path = z.string({ error: 'expected a file path' }).min(1, { error: 'expected a file path' });
+const text = z.string({ error: 'expected a string' });
 const hostPort = z
-  .string()
+  .string({ error: 'expected HOST:PORT, e.g. 127.0.0.1:8080' })
   .regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, 'expected HOST:PORT, e.g. 127.0.0.1:8080');
 const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' });
 
 export const settingsSchema = z.strictObject({
-  dataDir: z.string().min(1).default('./lfsd-data'),
+  dataDir: path.default('./lfsd-data'),
   listen: hostPort.default('127.0.0.1:8080'),
+  /** PEM certificate chain: with tlsKey, `listen` serves HTTPS */
+  tlsCert: path.optional(),
+  /** PEM private key of tlsCert */
+  tlsKey: path.optional(),
+  /** separate plain-HTTP address for /metrics, /healthz and /readyz; unset: /metrics on `listen` */
+  metricsListen: hostPort.optional(),
   /** base URL clients reach this server at (behind a load balancer); default derived from `listen` */
   publicUrl: httpUrl.optional(),
   /** `sqlite:PATH`, `postgres://...` or `mysql://...`; default `sqlite:<dataDir>/lfsd.sqlite` */
-  databaseUrl: z
-    .string()
+  databaseUrl: text
     .regex(
       /^(sqlite:|postgres(ql)?:\/\/|mysql:\/\/|mariadb:\/\/)/,
       'expected sqlite:PATH, postgres://… or mysql://…',
     )
     .optional(),
   databasePoolSize: int(1, 1000).default(10),
-  storage: z.enum(['disk', 's3']).default('disk'),
-  s3Bucket: z.string().min(1).optional(),
-  s3Prefix: z.string().default(''),
+  storage: enumOf(['disk', 's3']).default('disk'),
+  s3Bucket: text.min(1, { error: 'expected a bucket name' }).optional(),
+  s3Prefix: text.default(''),
   s3Endpoint: httpUrl.optional(),
-  s3Region: z.string().default('us-east-1'),
+  s3Region: text.default('us-east-1'),
   s3ForcePathStyle: bool.default(false),
-  transferMode: z.enum(['proxy', 'direct']).default('proxy'),
+  transferMode: enumOf(['proxy', 'direct']).default('proxy'),
   /** HMAC secret for transfer tokens; shared by all replicas. Default: generated into the data dir */
-  secret: z.string().min(32, 'expected at least 32 characters').optional(),
+  secret: text.min(32, 'expected at least 32 characters').optional(),
   /** lifetime of transfer hrefs in seconds (the client re-batches 5 s before expiry) */
   transferTokenTtl: int(60).default(3600),
   maxObjectSize: int(0).default(100 * 1024 ** 3),
   maxBatchObjects: int(1, 100_000).default(1000),
   jsonBodyLimit: int(1024).default(1024 * 1024),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** seconds in-flight transfers may run after SIGTERM before the process exits anyway */
+  logLevel: enumOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `auto`: pretty when stdout is a terminal, JSON lines otherwise */
+  logFormat: enumOf(['auto', 'json', 'pretty']).default('auto'),
+  /** seconds in-flight transfers may run after SIGTERM/SIGINT before they are cut and the process exits */
   shutdownTimeout: int(0).default(30),
 });
 

@@ -5,7 +5,9 @@ import type { BatchPlanner } from '../lfs/batch-planner.js';
 import type { BatchLimits } from '../lfs/batch-request.js';
 import type { TransferService } from '../lfs/transfer-service.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
+import type { LfsdMetrics } from '../observability/metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import type { InFlight } from './in-flight.js';
 
 /** Everything the HTTP app needs, built once by the server (or a test) and passed in. */
 export interface AppDeps {
@@ -19,6 +21,15 @@ export interface AppDeps {
   /** base URL clients reach this server at, without a trailing slash */
   publicUrl: string;
   limits: BatchLimits & { jsonBodyLimit: number };
+  /**
+   * This server's Prometheus metrics (passed in, never a global). HTTP requests, transfers and
+   * lock operations are counted once per request by request-context.ts (a handler may refine the
+   * lock operation's name with `request.ctx.lockOperation`); batch outcomes by the batch handler;
+   * store calls by MeteredStore; database pool and queries from the metadata store's hooks.
+   */
+  metrics: LfsdMetrics;
+  /** handlers still running, for graceful shutdown */
+  inFlight?: InFlight;
   /** true once shutdown began: /readyz answers 503 */
   isDraining?: () => boolean;
 }

@@ -7,6 +7,7 @@
  * bodies are LFS JSON, capped at `jsonBodyLimit` (413 past it).
  */
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -21,10 +22,18 @@ import { installErrorHandling } from './error-handler.js';
 import { installHealthRoutes } from './health-routes.js';
 import { parseLfsRoute, type LfsRoute } from './lfs-route.js';
 import { handleLockRequest } from './lock-handlers.js';
-import { installRequestContext } from './request-context.js';
+import { installMetricsRoute } from './metrics-routes.js';
+import { beginTransfer, countedBody, installRequestContext } from './request-context.js';
 import { handleDownload, handleUpload, handleVerify } from './transfer-handlers.js';
 
-export function buildApp(deps: AppDeps): FastifyInstance {
+export interface BuildAppOptions {
+  /** serve HTTPS with this PEM certificate chain and key */
+  https?: { cert: string | Buffer; key: string | Buffer };
+  /** also serve GET /metrics (default true; false when a separate metrics listener serves it) */
+  metricsRoute?: boolean;
+}
+
+export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // one log line per request, written by request-context.ts
@@ -33,10 +42,18 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // transfers of large objects may be slow; the client's own idle timeout is 30 s
     requestTimeout: 0,
     return503OnClosing: true,
-  });
-  installRequestContext(app);
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
+  installRequestContext(app, deps.metrics);
   installErrorHandling(app);
   installHealthRoutes(app, deps);
+  if (options.metricsRoute ?? true) installMetricsRoute(app, deps.metrics);
+  // while draining, every response asks the client to close its connection, so keep-alive
+  // connections end with their last in-flight request instead of lingering until shutdown
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (deps.isDraining?.() && !reply.raw.headersSent) reply.header('Connection', 'close');
+    return payload;
+  });
 
   void app.register(async (api) => {
     api.removeAllContentTypeParsers();
@@ -54,13 +71,37 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     );
     api.get('/*', (request, reply) => dispatch(deps, request, reply));
     api.post('/*', (request, reply) => dispatch(deps, request, reply));
+    // downloads: object bytes counted as they stream out
+    api.addHook('onSend', async (request, _reply, payload) =>
+      request.ctx.transfer === 'download' && payload instanceof Readable
+        ? countedBody(request, deps.metrics, 'download', payload)
+        : payload,
+    );
   });
 
   void app.register(async (transfers) => {
     transfers.removeAllContentTypeParsers();
-    transfers.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+    // object bytes stream on untouched, counted on the way (request-context.ts)
+    transfers.addContentTypeParser('*', (request, payload, done) =>
+      done(null, countedBody(request, deps.metrics, 'upload', payload)),
+    );
     transfers.put('/*', (request, reply) => dispatch(deps, request, reply));
   });
+  return app;
+}
+
+/**
+ * The app of a separate metrics listener (`metricsListen`): /metrics, /healthz and /readyz only,
+ * plain HTTP. It keeps answering while the main listener drains, so probes and scrapes see the
+ * shutdown through to its end.
+ */
+export function buildOpsApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  installHealthRoutes(app, deps);
+  installMetricsRoute(app, deps.metrics);
   return app;
 }
 
@@ -69,7 +110,11 @@ async function dispatch(deps: AppDeps, request: FastifyRequest, reply: FastifyRe
   if (!route) throw lfsError('route_not_found');
   request.ctx.repo = route.repoPath;
   request.ctx.route = route.endpoint.kind;
-  return handleRoute(deps, route, request, reply);
+  if (route.endpoint.kind === 'object' && (request.method === 'PUT' || request.method === 'GET')) {
+    beginTransfer(request, deps.metrics, request.method === 'PUT' ? 'upload' : 'download');
+  }
+  const handled = handleRoute(deps, route, request, reply);
+  return deps.inFlight ? deps.inFlight.track(handled) : handled;
 }
 
 function handleRoute(

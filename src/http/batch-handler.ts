@@ -21,5 +21,6 @@ export async function handleBatch(
     create: batch.operation === 'upload',
   });
   const response = await deps.planner.plan(batch, repoPath, repo, lfsBaseUrl(deps.publicUrl, repoPath));
+  deps.metrics.countBatch(batch.operation, response.objects);
   return sendLfsJson(reply, 200, response);
 }

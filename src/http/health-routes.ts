@@ -1,16 +1,47 @@
 import type { FastifyInstance } from 'fastify';
 import type { AppDeps } from './app-deps.js';
 
-/** Kubernetes probes: /healthz = the process is alive; /readyz = it can serve (DESIGN.md "HTTP surface"). */
+/** a probe answers within this even when a backend hangs (Kubernetes' own default timeout is 1 s) */
+const CHECK_TIMEOUT_MS = 2000;
+
+/**
+ * Kubernetes probes (DESIGN.md "HTTP surface"): /healthz = the process is alive and its event
+ * loop turns; /readyz = it can serve: not draining, metadata database and object store reachable.
+ */
 export function installHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_request, reply) => {
-    if (deps.isDraining?.()) return reply.code(503).send({ status: 'draining' });
-    try {
-      await Promise.all([deps.metadata.ping(), deps.store.ping()]);
-    } catch (err) {
-      return reply.code(503).send({ status: 'unavailable', message: (err as Error).message });
-    }
-    return { status: 'ready' };
+  app.get('/healthz', async (_request, reply) => {
+    void reply.header('Cache-Control', 'no-store');
+    return { status: 'ok' };
   });
+  app.get('/readyz', async (request, reply) => {
+    void reply.header('Cache-Control', 'no-store');
+    if (deps.isDraining?.()) return reply.code(503).send({ status: 'draining' });
+    const [metadata, store] = await Promise.all([
+      check(() => deps.metadata.ping()),
+      check(() => deps.store.ping()),
+    ]);
+    const checks = { metadata: metadata ? 'failed' : 'ok', store: store ? 'failed' : 'ok' };
+    if (metadata || store) {
+      // the reasons may name hosts and paths: logged, not answered
+      request.log.warn({ metadata, store }, 'not ready');
+      return reply.code(503).send({ status: 'unavailable', checks });
+    }
+    return { status: 'ready', checks };
+  });
+}
+
+/** undefined when the ping succeeded in time, else why not */
+async function check(ping: () => Promise<void>): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer in ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([ping(), timeout]);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    clearTimeout(timer);
+  }
 }

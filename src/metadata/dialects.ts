@@ -9,6 +9,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } from 'kysely';
 import { createPool } from 'mysql2';
 import pg from 'pg';
+import type { PoolMeter } from './pool-meter.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres' | 'mysql';
@@ -20,7 +21,7 @@ export type DialectName = 'sqlite' | 'postgres' | 'mysql';
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
 /** `path` is a file path or `:memory:`. */
-export function createSqliteDb(path: string): Kysely<Database> {
+export function createSqliteDb(path: string, meter?: PoolMeter): Kysely<Database> {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const database = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
   // WAL lets readers run beside the one writer, also across processes; NORMAL sync is durable
@@ -29,20 +30,28 @@ export function createSqliteDb(path: string): Kysely<Database> {
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const dialect = new SqliteDialect({ database });
+  return new Kysely<Database>({
+    dialect: meter?.wrap(dialect, () => (database.open ? 1 : 0)) ?? dialect,
+    log: meter?.log,
+  });
 }
 
-export function createPostgresDb(url: string, poolSize: number): Kysely<Database> {
+export function createPostgresDb(url: string, poolSize: number, meter?: PoolMeter): Kysely<Database> {
   const pool = new pg.Pool({ connectionString: url, max: poolSize });
   // An idle client that loses its connection emits 'error' on the pool; unhandled, that would
   // crash the process. The pool drops the client, and the next query (or the readiness probe's
   // ping) reports the problem.
   pool.on('error', () => {});
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const dialect = new PostgresDialect({ pool });
+  return new Kysely<Database>({
+    dialect: meter?.wrap(dialect, () => pool.totalCount) ?? dialect,
+    log: meter?.log,
+  });
 }
 
 /** `url` is a mysql:// (or mariadb://) URL; query parameters become mysql2 options. */
-export function createMysqlDb(url: string, poolSize: number): Kysely<Database> {
+export function createMysqlDb(url: string, poolSize: number, meter?: PoolMeter): Kysely<Database> {
   const pool = createPool({
     uri: url.replace(/^mariadb:/i, 'mysql:'),
     connectionLimit: poolSize,
@@ -54,13 +63,15 @@ export function createMysqlDb(url: string, poolSize: number): Kysely<Database> {
     supportBigNumbers: true,
     bigNumberStrings: false,
   });
-  return new Kysely<Database>({
-    dialect: new MysqlDialect({
-      pool,
-      // Keeps NOW() and friends in UTC too, matching what the driver writes.
-      onCreateConnection: async (connection) => {
-        await connection.executeQuery(CompiledQuery.raw("SET time_zone = '+00:00'"));
-      },
-    }),
+  const dialect = new MysqlDialect({
+    pool,
+    // Keeps NOW() and friends in UTC too, matching what the driver writes.
+    onCreateConnection: async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw("SET time_zone = '+00:00'"));
+    },
   });
+  // mysql2 keeps no public count of its connections
+  const open = () =>
+    (pool as unknown as { _allConnections?: { length: number } })._allConnections?.length ?? 0;
+  return new Kysely<Database>({ dialect: meter?.wrap(dialect, open) ?? dialect, log: meter?.log });
 }

@@ -62,9 +62,18 @@ export class AlreadyExistsError extends Error {
   }
 }
 
+/** The database connection pool right now, for metrics. */
+export interface PoolStats {
+  open: number;
+  inUse: number;
+  waiting: number;
+}
+
 export interface MetadataStore {
   /** 'sqlite' | 'postgres' | 'mysql', for metrics and logs */
   readonly dialect: string;
+  /** connections open, in use and callers waiting (metrics); absent when not tracked */
+  poolStats?(): PoolStats | undefined;
 
   // repositories
   createRepo(path: string, options: { isPublic: boolean }): Promise<Repo>; // AlreadyExistsError if taken

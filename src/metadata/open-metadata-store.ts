@@ -11,6 +11,7 @@ import { createMysqlDb, createPostgresDb, createSqliteDb } from './dialects.js';
 import type { DialectName } from './dialects.js';
 import type { MetadataStore } from './metadata-store.js';
 import { migrateToLatest } from './migrations/migrate.js';
+import { PoolMeter, type QueryObserver } from './pool-meter.js';
 import type { Database } from './schema.js';
 import { SqlMetadataStore } from './sql-metadata-store.js';
 
@@ -21,6 +22,8 @@ export interface OpenMetadataStoreOptions {
   migrate?: boolean;
   /** connections per process for PostgreSQL and MySQL (default 10); SQLite has one */
   poolSize?: number;
+  /** called after every query with its duration, for metrics */
+  onQuery?: QueryObserver;
 }
 
 const DEFAULT_POOL_SIZE = 10;
@@ -56,14 +59,14 @@ export function parseDatabaseUrl(databaseUrl: string): DatabaseLocation {
   }
 }
 
-function createDb(location: DatabaseLocation, poolSize: number): Kysely<Database> {
+function createDb(location: DatabaseLocation, poolSize: number, meter?: PoolMeter): Kysely<Database> {
   switch (location.dialect) {
     case 'sqlite':
-      return createSqliteDb(location.path);
+      return createSqliteDb(location.path, meter);
     case 'postgres':
-      return createPostgresDb(location.url, poolSize);
+      return createPostgresDb(location.url, poolSize, meter);
     case 'mysql':
-      return createMysqlDb(location.url, poolSize);
+      return createMysqlDb(location.url, poolSize, meter);
   }
 }
 
@@ -71,7 +74,8 @@ export async function openMetadataStore(
   databaseUrl: string,
   options: OpenMetadataStoreOptions = {},
 ): Promise<MetadataStore> {
-  const { db, dialect } = openDb(databaseUrl, options.poolSize);
+  const meter = new PoolMeter(options.onQuery);
+  const { db, dialect } = openDb(databaseUrl, options.poolSize, meter);
   if (options.migrate ?? true) {
     try {
       await migrateToLatest(db, dialect);
@@ -80,7 +84,7 @@ export async function openMetadataStore(
       throw err;
     }
   }
-  return new SqlMetadataStore(db, dialect);
+  return new SqlMetadataStore(db, dialect, meter);
 }
 
 /** `lfsd migrate`: apply pending migrations and close; returns the names of those applied. */
@@ -96,9 +100,10 @@ export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
 function openDb(
   databaseUrl: string,
   poolSize = DEFAULT_POOL_SIZE,
+  meter?: PoolMeter,
 ): { db: Kysely<Database>; dialect: DialectName } {
   if (!Number.isInteger(poolSize) || poolSize < 1)
     throw new RangeError(`invalid database pool size ${poolSize}`);
   const location = parseDatabaseUrl(databaseUrl);
-  return { db: createDb(location, poolSize), dialect: location.dialect };
+  return { db: createDb(location, poolSize, meter), dialect: location.dialect };
 }

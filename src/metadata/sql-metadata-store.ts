@@ -8,6 +8,8 @@ import { sql } from 'kysely';
 import type { Kysely } from 'kysely';
 import type { DialectName } from './dialects.js';
 import { AlreadyExistsError } from './metadata-store.js';
+import type { PoolStats } from './metadata-store.js';
+import type { PoolMeter } from './pool-meter.js';
 import type {
   CreateLockResult,
   Lock,
@@ -47,7 +49,12 @@ export class SqlMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: DialectName,
+    private readonly meter?: PoolMeter,
   ) {}
+
+  poolStats(): PoolStats | undefined {
+    return this.meter?.stats();
+  }
 
   // ---- repositories
 

@@ -7,20 +7,32 @@ import { Authenticator } from '../auth/authenticator.js';
 import { TransferTokens } from '../auth/transfer-token.js';
 import type { Settings } from '../config/settings.js';
 import type { AppDeps } from '../http/app-deps.js';
+import { InFlight } from '../http/in-flight.js';
 import { BatchPlanner } from '../lfs/batch-planner.js';
 import { TransferService } from '../lfs/transfer-service.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
-import { openMetadataStore } from '../metadata/open-metadata-store.js';
+import { openMetadataStore, parseDatabaseUrl } from '../metadata/open-metadata-store.js';
+import { createMetrics, type LfsdMetrics } from '../observability/metrics.js';
 import { buildObjectStore } from '../storage/build-object-store.js';
 import { loadOrCreateSecret } from './server-secret.js';
 
-export function openMetadata(settings: Settings): Promise<MetadataStore> {
-  return openMetadataStore(settings.databaseUrl as string, { poolSize: settings.databasePoolSize });
+/** The metadata store; with `metrics`, its queries are timed into them. */
+export async function openMetadata(settings: Settings, metrics?: LfsdMetrics): Promise<MetadataStore> {
+  const databaseUrl = settings.databaseUrl as string;
+  const { dialect } = parseDatabaseUrl(databaseUrl);
+  const metadata = await openMetadataStore(databaseUrl, {
+    poolSize: settings.databasePoolSize,
+    onQuery: metrics && ((seconds, failed) => metrics.observeQuery(dialect, seconds, failed)),
+  });
+  metrics?.observePool(metadata.dialect, metadata.dialect === 'sqlite' ? 1 : settings.databasePoolSize, () =>
+    metadata.poolStats?.(),
+  );
+  return metadata;
 }
 
 export function publicUrlOf(settings: Settings, boundAddress?: string): string {
   if (settings.publicUrl) return settings.publicUrl.replace(/\/+$/, '');
-  return `http://${boundAddress ?? settings.listen}`;
+  return `${settings.tlsCert ? 'https' : 'http'}://${boundAddress ?? settings.listen}`;
 }
 
 export interface BuiltDeps extends AppDeps {
@@ -30,10 +42,27 @@ export interface BuiltDeps extends AppDeps {
   close(): Promise<void>;
 }
 
-export async function buildDeps(settings: Settings, logger: Logger, publicUrl: string): Promise<BuiltDeps> {
+export interface BuildDepsOptions {
+  /** default: a new set (each server has its own registry) */
+  metrics?: LfsdMetrics;
+}
+
+export async function buildDeps(
+  settings: Settings,
+  logger: Logger,
+  publicUrl: string,
+  options: BuildDepsOptions = {},
+): Promise<BuiltDeps> {
   const secret = settings.secret ?? loadOrCreateSecret(settings.dataDir);
-  const metadata = await openMetadata(settings);
-  const store = await buildObjectStore(settings);
+  const metrics = options.metrics ?? createMetrics();
+  const metadata = await openMetadata(settings, metrics);
+  let store;
+  try {
+    store = await buildObjectStore(settings, { metrics });
+  } catch (err) {
+    await metadata.close();
+    throw err;
+  }
   const tokens = new TransferTokens(secret, settings.transferTokenTtl);
   let draining = false;
   return {
@@ -50,9 +79,12 @@ export async function buildDeps(settings: Settings, logger: Logger, publicUrl: s
       maxObjectSize: settings.maxObjectSize,
       jsonBodyLimit: settings.jsonBodyLimit,
     },
+    metrics,
+    inFlight: new InFlight(),
     isDraining: () => draining,
     startDraining() {
       draining = true;
+      metrics.draining.set(1);
     },
     async close() {
       await Promise.allSettled([store.close(), metadata.close()]);

@@ -1,69 +1,175 @@
 /**
- * A running lfsd: the app listening on its address, with graceful shutdown (DESIGN.md
- * "Operations"): on SIGTERM/SIGINT readiness turns false, the listener stops accepting, idle
- * keep-alive connections close, in-flight transfers run to completion up to the deadline, then
- * the stores close. A second signal exits at once.
+ * A running lfsd: the app listening on its address (HTTPS with tlsCert/tlsKey), an optional
+ * separate metrics listener, and graceful shutdown (DESIGN.md "Operations"):
+ *
+ *   1. readiness turns false at once (/readyz answers 503; lfsd_draining = 1);
+ *   2. the listener stops accepting connections; idle keep-alive connections close now, busy ones
+ *      right after their response (every response while draining says `Connection: close`);
+ *   3. in-flight requests (uploads, downloads, anything else) run to completion, up to
+ *      `shutdownTimeout` seconds; past it the remaining connections are cut, and an upload cut
+ *      that way aborts its put, which leaves nothing visible;
+ *   4. the metrics listener closes, then the object store and the database pool.
+ *
+ * `exitOnSignals` runs this on SIGTERM/SIGINT and exits 0; a second signal exits at once.
  */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { constants } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { maskedSettings } from '../config/load-settings.js';
+import { ConfigError, maskedSettings } from '../config/load-settings.js';
 import type { Settings } from '../config/settings.js';
-import { buildApp } from '../http/app.js';
-import { buildDeps, publicUrlOf } from './build-deps.js';
+import { buildApp, buildOpsApp } from '../http/app.js';
+import { buildDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
 
 export interface RunningServer {
   app: FastifyInstance;
-  /** `http://host:port` actually bound (port 0 resolved) */
+  deps: BuiltDeps;
+  /** `http(s)://host:port` actually bound (port 0 resolved) */
   url: string;
-  /** drain in-flight requests (up to the shutdown deadline) and close everything */
+  /** `http://host:port` of the separate metrics listener, when `metricsListen` is set */
+  metricsUrl?: string;
+  /** drain in-flight requests (up to the shutdown deadline) and close everything; idempotent */
   close(): Promise<void>;
 }
+
+/** how often idle connections are reaped while draining */
+const REAP_INTERVAL_MS = 100;
+/** after the deadline cut the connections: how long handlers get to clean up (abort puts) */
+const CLEANUP_GRACE_MS = 5000;
 
 export function splitHostPort(listen: string): { host: string; port: number } {
   const at = listen.lastIndexOf(':');
   return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
 }
 
-export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
-  const deps = await buildDeps(settings, logger, publicUrlOf(settings));
-  const app = buildApp(deps);
-  const { host, port } = splitHostPort(settings.listen);
-  await app.listen({ host, port });
+function boundAddress(app: FastifyInstance): string {
   const address = app.server.address() as AddressInfo;
-  const bound = `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  deps.publicUrl = publicUrlOf(settings, bound);
-  logger.info(
-    { listen: bound, publicUrl: deps.publicUrl, settings: maskedSettings(settings) },
-    'lfsd listening',
-  );
-
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      const deadline = setTimeout(() => {
-        logger.warn('shutdown deadline reached: closing remaining connections');
-        app.server.closeAllConnections();
-      }, settings.shutdownTimeout * 1000);
-      deadline.unref();
-      deps.startDraining();
-      await app.close();
-      clearTimeout(deadline);
-      await deps.close();
-    })());
-  return { app, url: `http://${bound}`, close };
+  return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 }
 
-/** Exit cleanly on the first SIGTERM/SIGINT, at once on the second. */
+function readTls(settings: Settings): { cert: Buffer; key: Buffer } | undefined {
+  if (!settings.tlsCert || !settings.tlsKey) return undefined;
+  const read = (name: 'tlsCert' | 'tlsKey', path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new ConfigError(`${name}: cannot read ${path}: ${(err as Error).message}`);
+    }
+  };
+  return { cert: read('tlsCert', settings.tlsCert), key: read('tlsKey', settings.tlsKey) };
+}
+
+export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
+  const https = readTls(settings);
+  const deps = await buildDeps(settings, logger, publicUrlOf(settings));
+  let app: FastifyInstance | undefined;
+  let ops: FastifyInstance | undefined;
+  try {
+    try {
+      app = buildApp(deps, { https, metricsRoute: !settings.metricsListen });
+    } catch (err) {
+      if (!https) throw err;
+      throw new ConfigError(
+        `tlsCert, tlsKey: not a usable PEM certificate and key: ${(err as Error).message}`,
+      );
+    }
+    await app.listen(splitHostPort(settings.listen));
+    if (settings.metricsListen) {
+      ops = buildOpsApp(deps);
+      await ops.listen(splitHostPort(settings.metricsListen));
+    }
+  } catch (err) {
+    await app?.close();
+    await ops?.close();
+    await deps.close();
+    throw err;
+  }
+  const bound = boundAddress(app);
+  deps.publicUrl = publicUrlOf(settings, bound);
+  const url = `${https ? 'https' : 'http'}://${bound}`;
+  const metricsUrl = ops && `http://${boundAddress(ops)}`;
+  logger.info(
+    {
+      listen: bound,
+      publicUrl: deps.publicUrl,
+      tls: Boolean(https),
+      metricsUrl,
+      settings: maskedSettings(settings),
+    },
+    'lfsd listening',
+  );
+  let closing: Promise<void> | undefined;
+  const server = { app, deps, url, metricsUrl };
+  return {
+    ...server,
+    close: () => (closing ??= drain(server, ops, settings.shutdownTimeout * 1000, logger)),
+  };
+}
+
+async function drain(
+  { app, deps }: { app: FastifyInstance; deps: BuiltDeps },
+  ops: FastifyInstance | undefined,
+  deadlineMs: number,
+  logger: Logger,
+): Promise<void> {
+  const started = Date.now();
+  deps.startDraining();
+  const server: Server = app.server;
+  // stop accepting; Node also closes the connections idle right now
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  // connections that go idle later (a download whose headers went out before the drain)
+  const reaper = setInterval(() => server.closeIdleConnections(), REAP_INTERVAL_MS);
+  const inFlight = deps.inFlight;
+  const drained = Promise.all([closed, inFlight?.idle()]).then(() => 'drained' as const);
+  let deadline: NodeJS.Timeout | undefined;
+  const cut = new Promise<'deadline'>(
+    (resolve) => (deadline = setTimeout(() => resolve('deadline'), deadlineMs)),
+  );
+  logger.info(
+    { deadline_s: deadlineMs / 1000, handlers: inFlight?.size },
+    'draining: not ready, no new connections',
+  );
+  try {
+    if ((await Promise.race([drained, cut])) === 'deadline') {
+      logger.warn(
+        { handlers: inFlight?.size, transfers: await transfersInFlight(deps) },
+        'shutdown deadline reached: cutting the remaining connections',
+      );
+      server.closeAllConnections();
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([
+        drained,
+        new Promise((resolve) => (grace = setTimeout(resolve, CLEANUP_GRACE_MS))),
+      ]);
+      clearTimeout(grace);
+    }
+  } finally {
+    clearTimeout(deadline);
+    clearInterval(reaper);
+  }
+  await app.close(); // onClose hooks; the server is already closed
+  await ops?.close();
+  await deps.close();
+  logger.info({ duration_ms: Date.now() - started }, 'shutdown complete');
+}
+
+async function transfersInFlight(deps: BuiltDeps): Promise<number> {
+  const metric = await deps.metrics.transfersInFlight.get();
+  return metric.values.reduce((sum, v) => sum + v.value, 0);
+}
+
+/** Drain and exit 0 on the first SIGTERM/SIGINT; exit at once on the second. */
 export function exitOnSignals(server: RunningServer, logger: Logger): void {
   let received = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     received++;
     if (received > 1) {
       logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      process.exit(128 + (constants.signals[signal] ?? 0));
     }
-    logger.info({ signal }, 'shutting down: draining in-flight requests');
+    logger.info({ signal }, 'shutting down');
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {

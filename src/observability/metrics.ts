@@ -1,0 +1,194 @@
+/**
+ * Every Prometheus metric lfsd exports (DESIGN.md "Operations"). One `LfsdMetrics` is built per
+ * server by the composition root and passed in (AppDeps.metrics, MeteredStore); nothing imports
+ * prom-client's global registry, so tests and several servers in one process never share counts.
+ *
+ * Label values are small, fixed sets (endpoint kinds, methods, status codes, backends,
+ * operations): never raw URLs, repositories or users.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export const METRIC_PREFIX = 'lfsd_';
+
+export interface PoolStats {
+  /** connections the pool holds open */
+  open: number;
+  /** connections checked out by a query or transaction */
+  inUse: number;
+  /** callers waiting for a connection */
+  waiting: number;
+}
+
+export type TransferDirection = 'upload' | 'download';
+
+/** outcome of one object in a batch answer */
+export type BatchOutcome = 'transfer' | 'present' | 'not_found' | 'rejected';
+
+/** seconds: from a cached batch answer up to a multi-gigabyte transfer */
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+const STORE_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+const QUERY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export interface CreateMetricsOptions {
+  /** process and Node.js metrics (CPU, memory, event loop, GC); default true */
+  defaultMetrics?: boolean;
+}
+
+export class LfsdMetrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'lfsd_http_requests_total',
+    help: 'HTTP requests answered, by route (LFS endpoint kind), method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly httpDuration = new Histogram({
+    name: 'lfsd_http_request_duration_seconds',
+    help: 'Time from a request arriving to its response ending, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    buckets: REQUEST_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly batchObjects = new Counter({
+    name: 'lfsd_batch_objects_total',
+    help: 'Objects in batch answers, by operation and outcome (transfer: an action was handed out; present: already stored; not_found; rejected: invalid object)',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly transferBytes = new Counter({
+    name: 'lfsd_transfer_bytes_total',
+    help: 'Object bytes received (upload) and sent (download) through the transfer endpoints',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly transfers = new Counter({
+    name: 'lfsd_transfers_total',
+    help: 'Finished transfers through lfsd, by direction and outcome (ok, error: answered with an error status, aborted: connection closed before the end)',
+    labelNames: ['direction', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly transfersInFlight = new Gauge({
+    name: 'lfsd_transfers_in_flight',
+    help: 'Uploads and downloads in progress',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly storeDuration = new Histogram({
+    name: 'lfsd_store_operation_duration_seconds',
+    help: 'Object store call latency by backend, operation and outcome (get and put: until the last byte)',
+    labelNames: ['backend', 'operation', 'outcome'] as const,
+    buckets: STORE_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly storeErrors = new Counter({
+    name: 'lfsd_store_errors_total',
+    help: 'Object store calls that failed in the backend (not counting client aborts and bad uploads), by backend and operation',
+    labelNames: ['backend', 'operation'] as const,
+    registers: [this.registry],
+  });
+  readonly storeBytes = new Counter({
+    name: 'lfsd_store_bytes_total',
+    help: 'Bytes written to and read from the object store backend',
+    labelNames: ['backend', 'direction'] as const,
+    registers: [this.registry],
+  });
+  readonly dbQueryDuration = new Histogram({
+    name: 'lfsd_db_query_duration_seconds',
+    help: 'Metadata database query latency by dialect and outcome',
+    labelNames: ['dialect', 'outcome'] as const,
+    buckets: QUERY_BUCKETS,
+    registers: [this.registry],
+  });
+  /**
+   * Lock API operations (create, list, verify, unlock) by outcome. The HTTP layer counts each
+   * lock request once from its route and status (request-context.ts); the locking code may name
+   * a finer operation through `request.ctx.lockOperation`.
+   */
+  readonly lockOperations = new Counter({
+    name: 'lfsd_lock_operations_total',
+    help: 'Lock API operations by operation and outcome',
+    labelNames: ['operation', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly draining = new Gauge({
+    name: 'lfsd_draining',
+    help: '1 once shutdown began (readiness false, in-flight transfers finishing), else 0',
+    registers: [this.registry],
+  });
+
+  #pool: { dialect: string; max: number; stats: () => PoolStats | undefined } | undefined;
+
+  constructor(options: CreateMetricsOptions = {}) {
+    if (options.defaultMetrics ?? true)
+      collectDefaultMetrics({ register: this.registry, prefix: METRIC_PREFIX });
+    const readPool = () => {
+      const source = this.#pool;
+      return source && { ...source, stats: source.stats() ?? { open: 0, inUse: 0, waiting: 0 } };
+    };
+    const registry = this.registry;
+    // read from the metadata store when scraped (prom-client calls `collect` before serialising)
+    const poolGauge = (
+      name: string,
+      help: string,
+      value: (pool: NonNullable<ReturnType<typeof readPool>>) => number,
+    ) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['dialect'] as const,
+        registers: [registry],
+        collect(this: Gauge<'dialect'>) {
+          const pool = readPool();
+          if (pool) this.set({ dialect: pool.dialect }, value(pool));
+        },
+      });
+    poolGauge('lfsd_db_pool_connections_open', 'Metadata database connections open', (p) => p.stats.open);
+    poolGauge(
+      'lfsd_db_pool_connections_in_use',
+      'Metadata database connections in use',
+      (p) => p.stats.inUse,
+    );
+    poolGauge(
+      'lfsd_db_pool_waiting',
+      'Callers waiting for a metadata database connection',
+      (p) => p.stats.waiting,
+    );
+    poolGauge('lfsd_db_pool_connections_max', 'Metadata database pool size (connections)', (p) => p.max);
+    this.draining.set(0);
+  }
+
+  /** where the pool gauges read from, once the metadata store is open */
+  observePool(dialect: string, max: number, stats: () => PoolStats | undefined): void {
+    this.#pool = { dialect, max, stats };
+  }
+
+  /** a hook for the metadata layer: one call per query */
+  readonly observeQuery = (dialect: string, durationSeconds: number, failed: boolean): void => {
+    this.dbQueryDuration.observe({ dialect, outcome: failed ? 'error' : 'ok' }, durationSeconds);
+  };
+
+  countBatch(operation: string, objects: readonly { actions?: object; error?: { code: number } }[]): void {
+    const counts = new Map<BatchOutcome, number>();
+    for (const object of objects) {
+      const outcome: BatchOutcome = object.error
+        ? object.error.code === 404
+          ? 'not_found'
+          : 'rejected'
+        : object.actions
+          ? 'transfer'
+          : 'present';
+      counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
+    }
+    for (const [outcome, count] of counts) this.batchObjects.inc({ operation, outcome }, count);
+  }
+
+  /** Prometheus text exposition of every metric */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+export function createMetrics(options: CreateMetricsOptions = {}): LfsdMetrics {
+  return new LfsdMetrics(options);
+}

@@ -5,13 +5,19 @@
  * "Already present" (no actions on upload) means linked to this repository in the metadata AND
  * present in the object store (DESIGN.md integrity rules; git-lfs #2201). Download actions are
  * offered only for objects linked to this repository: knowing an oid is not enough.
+ *
+ * Transfer mode `direct` (when the store can presign): uploads go to a presigned URL of a staging
+ * area private to the repository (`presignStagedUpload`), and the `verify` action, which
+ * TransferService answers, publishes and links them; objects the store cannot take in one request
+ * (over 5 GiB on S3) get lfsd's own upload href as in `proxy`. Downloads are presigned GETs.
  */
 import type { TransferTokens } from '../auth/transfer-token.js';
 import type { MetadataStore, Repo } from '../metadata/metadata-store.js';
-import type { ObjectStore } from '../storage/object-store.js';
+import type { ObjectStore, SignedRequest } from '../storage/object-store.js';
 import type { BatchRequest, RequestedObject } from './batch-request.js';
 import { mapLimit } from './map-limit.js';
 import { objectHref, verifyHref } from './hrefs.js';
+import { stagingScope } from './transfer-service.js';
 
 export interface Action {
   href: string;
@@ -62,7 +68,7 @@ export class BatchPlanner {
     const planned =
       request.operation === 'upload'
         ? await mapLimit(request.objects, STAT_CONCURRENCY, (o) =>
-            this.planUpload(o, linked.get(o.oid), repoPath, baseUrl),
+            this.planUpload(o, linked.get(o.oid), repoPath, repo, baseUrl),
           )
         : await Promise.all(
             request.objects.map((o) => this.planDownload(o, linked.get(o.oid), repoPath, baseUrl)),
@@ -74,6 +80,7 @@ export class BatchPlanner {
     object: RequestedObject,
     linkedSize: number | undefined,
     repoPath: string,
+    repo: Repo | undefined,
     baseUrl: string,
   ): Promise<ResponseObject> {
     if (linkedSize === object.size) {
@@ -85,7 +92,7 @@ export class BatchPlanner {
       verifyHref(baseUrl, object.oid),
       this.deps.tokens.issue({ ...scope, operation: 'verify' }),
     );
-    const direct = await this.presign('upload', object);
+    const direct = repo && (await this.presignUpload(repo, object));
     const upload =
       direct ??
       this.action(objectHref(baseUrl, object.oid), this.deps.tokens.issue({ ...scope, operation: 'upload' }));
@@ -104,7 +111,7 @@ export class BatchPlanner {
     }
     const found = { oid: object.oid, size: linkedSize };
     const download =
-      (await this.presign('download', found)) ??
+      (await this.presignDownload(found)) ??
       this.action(
         objectHref(baseUrl, object.oid),
         this.deps.tokens.issue({ ...found, repoPath, operation: 'download' }),
@@ -116,9 +123,21 @@ export class BatchPlanner {
     return { href, header: { Authorization: `Bearer ${token}` }, expires_in: this.deps.tokens.ttl };
   }
 
-  private async presign(op: 'upload' | 'download', object: RequestedObject): Promise<Action | undefined> {
-    if (this.deps.transferMode !== 'direct' || !this.deps.store.presign) return undefined;
-    const signed = await this.deps.store.presign(op, object.oid, object.size, this.deps.tokens.ttl);
-    return signed && { href: signed.href, header: signed.header, expires_in: signed.expiresIn };
+  /** presigned upload into the repository's staging area; never the final key (proof of possession) */
+  private async presignUpload(repo: Repo, object: RequestedObject): Promise<Action | undefined> {
+    const { store, transferMode, tokens } = this.deps;
+    if (transferMode !== 'direct' || !store.presignStagedUpload) return undefined;
+    return toAction(await store.presignStagedUpload(stagingScope(repo), object.oid, object.size, tokens.ttl));
   }
+
+  /** presigned GET; called only for objects linked to the repository */
+  private async presignDownload(object: RequestedObject): Promise<Action | undefined> {
+    const { store, transferMode, tokens } = this.deps;
+    if (transferMode !== 'direct' || !store.presign) return undefined;
+    return toAction(await store.presign('download', object.oid, object.size, tokens.ttl));
+  }
+}
+
+function toAction(signed: SignedRequest | undefined): Action | undefined {
+  return signed && { href: signed.href, header: signed.header, expires_in: signed.expiresIn };
 }

@@ -2,7 +2,7 @@
  * The Basic Transfer API's rules (LFS-PROTOCOL.md sections 3.1-3.3), without HTTP types:
  * upload streams into the store, which publishes only complete, verified content, and only then
  * links the object to the repository (proof of possession); download serves linked objects;
- * verify confirms (and in direct mode, records) an upload.
+ * verify confirms (and in direct mode, publishes and records) an upload.
  */
 import type { Readable } from 'node:stream';
 import { lfsError, type LfsError } from '../errors.js';
@@ -13,6 +13,17 @@ export interface TransferDeps {
   metadata: MetadataStore;
   store: ObjectStore;
   maxObjectSize: number;
+  /** `direct`: verify publishes uploads staged through presigned URLs (default `proxy`) */
+  transferMode?: 'proxy' | 'direct';
+}
+
+/**
+ * The staging area of a repository's direct uploads (ObjectStore.presignStagedUpload). By id, not
+ * path: a repository deleted and created again under the same path does not inherit what was
+ * staged for the old one.
+ */
+export function stagingScope(repo: Pick<Repo, 'id'>): string {
+  return `repo:${repo.id}`;
 }
 
 export class TransferService {
@@ -59,9 +70,28 @@ export class TransferService {
   /**
    * 200 when the object is linked to the repository with that size (section 3.3). Checking the
    * store alone would not do: another repository's copy would pass without proof of possession.
+   *
+   * Direct mode first publishes what the client uploaded to this repository's staging area (the
+   * presigned upload the batch handed out), and links it: the staged object is the proof of
+   * possession, since only a writer of this repository got a URL for it. Nothing staged (the
+   * upload was proxied, over 5 GiB, or a verify is repeated): the linked check below decides, so an
+   * object that exists for another repository only is still 404 here.
    */
   async verify(repoPath: string, oid: string, size: number): Promise<void> {
     const repo = await this.repo(repoPath);
+    const { store, metadata } = this.deps;
+    if (this.deps.transferMode === 'direct' && store.commitStagedUpload) {
+      let committed: boolean;
+      try {
+        committed = await store.commitStagedUpload(stagingScope(repo), oid, size);
+      } catch (err) {
+        throw stagedErrorToLfs(err);
+      }
+      if (committed) {
+        await metadata.linkObject(repo.id, oid, size);
+        return;
+      }
+    }
     const linkedSize = (await this.deps.metadata.findLinkedObjects(repo.id, [oid])).get(oid);
     if (linkedSize === undefined) throw lfsError('object_not_found');
     if (linkedSize !== size) throw lfsError('validation', `Object size is ${linkedSize}, not ${size}`);
@@ -72,6 +102,16 @@ export class TransferService {
     if (!repo) throw lfsError('repo_not_found');
     return repo;
   }
+}
+
+/** a staged upload of the wrong size or content (already deleted by the store): 422 or 400, section 3.3 */
+function stagedErrorToLfs(err: unknown): LfsError | unknown {
+  if (!(err instanceof StoreError)) return err;
+  if (err.code === 'size_mismatch')
+    return lfsError('validation', `Uploaded object has the wrong size: ${err.message}`);
+  if (err.code === 'hash_mismatch')
+    return lfsError('hash_mismatch', `Uploaded object does not match its oid: ${err.message}`);
+  return err;
 }
 
 function storeErrorToLfs(err: unknown): LfsError | unknown {

@@ -72,7 +72,12 @@ export async function buildDeps(
     tokens,
     authenticator: new Authenticator(metadata),
     planner: new BatchPlanner({ metadata, store, tokens, transferMode: settings.transferMode }),
-    transfers: new TransferService({ metadata, store, maxObjectSize: settings.maxObjectSize }),
+    transfers: new TransferService({
+      metadata,
+      store,
+      maxObjectSize: settings.maxObjectSize,
+      transferMode: settings.transferMode,
+    }),
     publicUrl,
     limits: {
       maxObjects: settings.maxBatchObjects,

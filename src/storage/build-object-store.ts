@@ -8,12 +8,16 @@
  *                     above the backend so it measures the backend alone (present when the
  *                     caller passes metrics: `lfsd serve` does, admin commands need not)
  *   backend         - DiskStore (embedded default) or S3Store (scale-out)
+ * Direct-mode uploads (presignStagedUpload) do not stream through lfsd, so no layer sees their
+ * bytes: S3 checks their signed SHA-256 and size, and commitStagedUpload (verify) checks them again
+ * before it publishes them.
  */
 import type { Settings } from '../config/settings.js';
 import type { LfsdMetrics } from '../observability/metrics.js';
 import { DiskStore } from './disk-store.js';
 import { MeteredStore } from './metered-store.js';
 import type { ObjectStore } from './object-store.js';
+import { S3Store } from './s3-store.js';
 import { VerifyingStore } from './verifying-store.js';
 
 export interface BuildObjectStoreOptions {
@@ -34,6 +38,13 @@ async function buildBackend(settings: Settings): Promise<ObjectStore> {
     case 'disk':
       return new DiskStore({ root: settings.dataDir });
     case 's3':
-      throw new Error('storage s3 is not available in this build yet');
+      // credentials: the SDK's default chain (see s3-client.ts); loadSettings requires s3Bucket
+      return new S3Store({
+        bucket: settings.s3Bucket as string,
+        prefix: settings.s3Prefix,
+        endpoint: settings.s3Endpoint,
+        region: settings.s3Region,
+        forcePathStyle: settings.s3ForcePathStyle,
+      });
   }
 }

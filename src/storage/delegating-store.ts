@@ -43,6 +43,26 @@ export class DelegatingStore implements ObjectStore {
     return this.inner.presign?.(op, oid, size, ttlSeconds);
   }
 
+  /** `undefined` (proxy through lfsd) when the inner store cannot stage direct uploads */
+  async presignStagedUpload(
+    scope: string,
+    oid: string,
+    size: number,
+    ttlSeconds: number,
+  ): Promise<SignedRequest | undefined> {
+    return this.inner.presignStagedUpload?.(scope, oid, size, ttlSeconds);
+  }
+
+  /** `false` (nothing staged) when the inner store cannot stage direct uploads */
+  async commitStagedUpload(
+    scope: string,
+    oid: string,
+    size: number,
+    options?: CallOptions,
+  ): Promise<boolean> {
+    return (await this.inner.commitStagedUpload?.(scope, oid, size, options)) ?? false;
+  }
+
   ping(): Promise<void> {
     return this.inner.ping();
   }

@@ -43,8 +43,42 @@ export interface ObjectStore {
   put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void>;
   delete(oid: string): Promise<void>;
   list(): AsyncIterable<{ oid: string; size: number }>;
-  /** direct transfer URLs (S3 presigning); absent or `undefined` means "proxy through lfsd" */
-  presign?(op: 'upload' | 'download', oid: string, size: number, ttlSeconds: number): Promise<SignedRequest | undefined>;
+  /**
+   * Direct transfer URLs (S3 presigning); absent or `undefined` means "proxy through lfsd".
+   * `download` is what the batch API hands out for an object linked to the repository. `upload`
+   * writes the final key straight away, with no proof of possession: the batch API never hands it
+   * out (it uses `presignStagedUpload`); it is there for tools and tests.
+   */
+  presign?(
+    op: 'upload' | 'download',
+    oid: string,
+    size: number,
+    ttlSeconds: number,
+  ): Promise<SignedRequest | undefined>;
+  /**
+   * Direct upload, step 1: a presigned upload of `oid` into a staging area private to `scope` (lfsd
+   * passes one scope per repository), never to the object's final key. The request signs the size
+   * and the SHA-256 (`x-amz-checksum-sha256`, sent as a `header` the client must send), so the
+   * store itself refuses other bytes. Nothing is visible to readers until `commitStagedUpload`.
+   * `undefined` when the store cannot take this object directly (no presigning, or over the
+   * single-request limit): the caller proxies it through lfsd instead.
+   */
+  presignStagedUpload?(
+    scope: string,
+    oid: string,
+    size: number,
+    ttlSeconds: number,
+  ): Promise<SignedRequest | undefined>;
+  /**
+   * Direct upload, step 2 (the `verify` action): publish what a staged upload left under `scope`.
+   * Resolves `false` when nothing is staged there for `oid` (the client never uploaded it to this
+   * scope, whatever other scopes or the final key hold). Rejects with a `StoreError`
+   * (`size_mismatch` or `hash_mismatch`) and deletes the staged object when it is not `size` bytes
+   * hashing to `oid`. Otherwise makes the object visible under its
+   * final key (unless it already was), removes the staged copy and resolves `true`; only then may
+   * the caller link the object to the repository. Safe to repeat and to race with itself.
+   */
+  commitStagedUpload?(scope: string, oid: string, size: number, options?: CallOptions): Promise<boolean>;
   /** throws when the backend is unreachable (readiness probe) */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -6,13 +6,19 @@
  * scale-out setup is a plain copy (`aws s3 sync <data-dir>/objects s3://bucket/<prefix>`). S3 itself
  * needs no fan-out; `list()` ignores keys under the prefix that do not follow the layout.
  *
- * SDK settings: a client built here uses `requestChecksumCalculation` / `responseChecksumValidation`
- * `WHEN_REQUIRED`. The SDK's newer default (CRC32 on every request) is refused by several
- * S3-compatible servers, and content integrity is lfsd's SHA-256 anyway (VerifyingStore, and
- * `x-amz-checksum-sha256` on single PutObject and presigned uploads, which S3 itself checks).
+ * Direct uploads (transfer mode `direct`) never write those keys: they go to
+ * `<prefix>staging/<scope hash>/<oid>`, one staging area per repository, and `commitStagedUpload`
+ * (the verify action) copies them into place. So an upload URL for one repository can never make
+ * content appear in another, nor can a verify without an upload link content someone else stored
+ * (proof of possession, DESIGN.md). Staged objects that are never verified stay under `staging/`:
+ * a bucket lifecycle rule expires them (README "Production deployment").
+ *
+ * SDK settings: see s3-client.ts (default credential chain, `WHEN_REQUIRED` checksums).
  */
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -20,7 +26,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   PutObjectCommand,
-  S3Client,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import {
@@ -30,7 +36,9 @@ import {
   type ObjectStore,
   type SignedRequest,
   type StoredObject,
+  StoreError,
 } from './object-store.js';
+import { createS3Client } from './s3-client.js';
 import { httpStatusOf, isNotFound } from './s3-errors.js';
 import { partSizeFor, uploadStream } from './s3-upload.js';
 
@@ -68,6 +76,8 @@ export interface IncompleteUpload {
 }
 
 const DEFAULT_QUEUE_SIZE = 4;
+/** where direct uploads wait for their verify, under the prefix (see the module comment) */
+export const STAGING_DIR = 'staging/';
 
 export class S3Store implements ObjectStore {
   readonly kind = 's3';
@@ -82,16 +92,7 @@ export class S3Store implements ObjectStore {
     this.prefix = normalizePrefix(options.prefix);
     this.keyPattern = new RegExp(`^${escapeRegExp(this.prefix)}([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$`);
     this.ownsClient = options.client === undefined;
-    this.client =
-      options.client ??
-      new S3Client({
-        endpoint: options.endpoint,
-        region: options.region ?? 'us-east-1',
-        forcePathStyle: options.forcePathStyle,
-        credentials: options.credentials,
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-      });
+    this.client = options.client ?? createS3Client(options);
   }
 
   /** The S3 key of an oid (exposed for tests and tools). */
@@ -99,6 +100,17 @@ export class S3Store implements ObjectStore {
     // oids are validated before reaching a store; checked again because they become key paths
     if (!isValidOid(oid)) throw new TypeError(`invalid oid: ${JSON.stringify(oid)}`);
     return `${this.prefix}${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}`;
+  }
+
+  /**
+   * The S3 key a direct upload of `oid` for `scope` is staged under: `<prefix>staging/<h>/<oid>`,
+   * `h` the first 32 hex digits of SHA-256(scope), so any scope string makes a safe, fixed-length key
+   * (and `list()`, which only matches `ab/cd/<oid>`, never sees staged objects).
+   */
+  stagingKeyFor(scope: string, oid: string): string {
+    if (!isValidOid(oid)) throw new TypeError(`invalid oid: ${JSON.stringify(oid)}`);
+    const scopeHash = createHash('sha256').update(scope, 'utf8').digest('hex').slice(0, 32);
+    return `${this.prefix}${STAGING_DIR}${scopeHash}/${oid}`;
   }
 
   async stat(oid: string, options: CallOptions = {}): Promise<{ size: number } | undefined> {
@@ -176,8 +188,12 @@ export class S3Store implements ObjectStore {
   }
 
   async delete(oid: string): Promise<void> {
+    await this.deleteKey(this.keyFor(oid));
+  }
+
+  private async deleteKey(key: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyFor(oid) }));
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
     } catch (err) {
       // S3 answers 204 for a missing key; some compatible servers answer 404
       if (!isNotFound(err)) throw err;
@@ -232,10 +248,11 @@ export class S3Store implements ObjectStore {
   }
 
   /**
-   * Direct transfer URLs. Upload: a presigned PutObject that signs `Content-Length` and
-   * `x-amz-checksum-sha256` (the oid in base64), so S3 rejects a body of another size or hash; the
-   * client must send the returned `header`. Objects over 5 GiB cannot be sent in one PutObject:
-   * undefined, the caller proxies them. Download: a presigned GetObject, for any size.
+   * Direct transfer URLs. Upload (to the final key; the batch API uses `presignStagedUpload`): a
+   * presigned PutObject that signs `Content-Length` and `x-amz-checksum-sha256` (the oid in base64),
+   * so S3 rejects a body of another size or hash; the client must send the returned `header`.
+   * Objects over 5 GiB cannot be sent in one PutObject: undefined, the caller proxies them.
+   * Download: a presigned GetObject, for any size, valid for `ttlSeconds` (`X-Amz-Expires`).
    */
   async presign(
     op: 'upload' | 'download',
@@ -250,6 +267,116 @@ export class S3Store implements ObjectStore {
       });
       return { href, header: {}, expiresIn: ttlSeconds };
     }
+    return this.presignPut(key, oid, size, ttlSeconds);
+  }
+
+  /** See `ObjectStore.presignStagedUpload`: `presign('upload')`'s request, aimed at the staging key. */
+  async presignStagedUpload(
+    scope: string,
+    oid: string,
+    size: number,
+    ttlSeconds: number,
+  ): Promise<SignedRequest | undefined> {
+    return this.presignPut(this.stagingKeyFor(scope, oid), oid, size, ttlSeconds);
+  }
+
+  /**
+   * See `ObjectStore.commitStagedUpload`. HEAD of the staged object: its size, and the SHA-256 S3
+   * recorded when it checked the presigned PUT's `x-amz-checksum-sha256`; a store that records none
+   * may not have checked it either, so then the staged bytes are streamed through a SHA-256 here
+   * (one read of the object). Then a server-side CopyObject to the final key (one request up to
+   * 5 GiB, the presigned-upload limit; atomic on S3) unless the final key already holds the object,
+   * and DeleteObject of the staged copy.
+   */
+  async commitStagedUpload(
+    scope: string,
+    oid: string,
+    size: number,
+    options: CallOptions = {},
+  ): Promise<boolean> {
+    const stagingKey = this.stagingKeyFor(scope, oid);
+    const { signal } = options;
+    let head;
+    try {
+      head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: stagingKey, ChecksumMode: 'ENABLED' }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    const stagedSize = requireNumber(head.ContentLength, 'HeadObject Content-Length');
+    if (stagedSize !== size) {
+      await this.deleteKey(stagingKey);
+      throw new StoreError('size_mismatch', `staged upload of ${oid} is ${stagedSize} bytes, not ${size}`);
+    }
+    // S3 keeps the checksum it checked the presigned PUT against. A store that keeps none (s3rver,
+    // some S3-compatible servers) may not have checked it either: then the bytes are hashed here.
+    const recorded = head.ChecksumSHA256;
+    const hasFullChecksum = recorded !== undefined && !recorded.includes('-');
+    const actual = hasFullChecksum
+      ? Buffer.from(recorded, 'base64').toString('hex')
+      : await this.sha256OfKey(stagingKey, head.ETag, signal);
+    // gone since the HEAD: a concurrent commit of the same upload published and deleted it
+    if (actual === undefined) return (await this.stat(oid, { signal }))?.size === size;
+    if (actual !== oid) {
+      await this.deleteKey(stagingKey);
+      throw new StoreError('hash_mismatch', `staged upload of ${oid} has SHA-256 ${actual}`);
+    }
+    if ((await this.stat(oid, { signal }))?.size !== size) {
+      try {
+        await this.client.send(
+          new CopyObjectCommand({
+            Bucket: this.bucket,
+            Key: this.keyFor(oid),
+            CopySource: `${this.bucket}/${stagingKey.split('/').map(encodeURIComponent).join('/')}`,
+            // the very object checked above, not one put there since
+            CopySourceIfMatch: head.ETag,
+          }),
+          { abortSignal: signal },
+        );
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        // the staged object vanished since the HEAD: a concurrent commit of it copied and deleted it
+        return (await this.stat(oid, { signal }))?.size === size;
+      }
+    }
+    await this.deleteKey(stagingKey);
+    return true;
+  }
+
+  /** SHA-256 (hex) of a key's bytes, streamed; `undefined` when the key is gone or was replaced */
+  private async sha256OfKey(
+    key: string,
+    etag: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<string | undefined> {
+    let response;
+    try {
+      response = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, IfMatch: etag }),
+        {
+          abortSignal: signal,
+        },
+      );
+    } catch (err) {
+      if (isNotFound(err) || httpStatusOf(err) === 412) return undefined;
+      throw err;
+    }
+    if (!(response.Body instanceof Readable)) throw new Error('S3 GetObject returned no Node.js stream');
+    const hash = createHash('sha256');
+    for await (const chunk of response.Body) hash.update(chunk as Buffer);
+    return hash.digest('hex');
+  }
+
+  private async presignPut(
+    key: string,
+    oid: string,
+    size: number,
+    ttlSeconds: number,
+  ): Promise<SignedRequest | undefined> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid size ${size}`);
     if (size > MAX_PRESIGNED_UPLOAD_SIZE) return undefined;
     const checksum = oidToBase64(oid);
     const command = new PutObjectCommand({

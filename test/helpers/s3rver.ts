@@ -9,7 +9,10 @@
  * - UploadPart / CompleteMultipartUpload for an unknown upload id: real S3 answers NoSuchUpload,
  *   s3rver would silently re-create the upload directory (a part arriving after an abort would
  *   resurrect it);
- * - `Range: bytes=0-0`: s3rver treats the end `0` as "no end" and returns the whole object.
+ * - `Range: bytes=0-0`: s3rver treats the end `0` as "no end" and returns the whole object;
+ * - CopyObject: s3rver unlinks the destination before copying over it, so a copy whose source is
+ *   deleted meanwhile deletes the destination and fails with InternalError; S3 replaces the
+ *   destination atomically or not at all, and answers NoSuchKey for a missing source.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -35,6 +38,7 @@ const CHILD_SCRIPT = String.raw`
 const fs = require('fs');
 const path = require('path');
 const S3rver = require(process.env.S3RVER_MODULE);
+const S3Error = require(path.join(path.dirname(process.env.S3RVER_MODULE), 'models', 'error.js'));
 
 const server = new S3rver({
   address: '127.0.0.1',
@@ -114,6 +118,30 @@ store.getObject = async (bucket, key, options) => {
     object.range = { start: 0, end: 0 };
   }
   return object;
+};
+
+// CopyObject: copy to a temporary key next to the destination, then rename its files into place
+// (the object file last: s3rver sees an object when that file exists).
+const copyObject = store.copyObject.bind(store);
+let copies = 0;
+store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMetadata) => {
+  const tmpKey = destKey + '.s3rver-copy-' + ++copies;
+  const resources = ['metadata.json', 'object.md5', 'object'];
+  try {
+    try {
+      await copyObject(srcBucket, srcKey, destBucket, tmpKey, replacementMetadata);
+    } catch (err) {
+      if (err.code === 'ENOENT') throw new S3Error('NoSuchKey', 'The specified key does not exist.', { Key: srcKey });
+      throw err;
+    }
+    for (const resource of resources) {
+      const from = store.getResourcePath(destBucket, tmpKey, resource);
+      if (fs.existsSync(from)) fs.renameSync(from, store.getResourcePath(destBucket, destKey, resource));
+    }
+    return await store.getMetadata(destBucket, destKey);
+  } finally {
+    for (const resource of resources) fs.rmSync(store.getResourcePath(destBucket, tmpKey, resource), { force: true });
+  }
 };
 
 // Koa composes app.middleware when the server starts: put the shim just before s3rver's router.

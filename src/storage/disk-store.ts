@@ -13,6 +13,10 @@ import {
 
 /** read chunk size: big enough to keep syscalls few, small enough to bound memory per download */
 const READ_HIGH_WATER_MARK = 1024 * 1024;
+/** bytes gathered per `writev` of an upload; two batches at most are held per upload */
+const WRITE_BATCH_BYTES = 1024 * 1024;
+/** and at most this many chunks per `writev`, whatever their sizes (a client sending tiny chunks) */
+const WRITE_BATCH_BUFFERS = 256;
 /** names of the two fan-out directory levels (`objects/ab/cd/<oid>`) */
 const FAN_OUT = /^[0-9a-f]{2}$/;
 
@@ -166,26 +170,60 @@ export class DiskStore implements ObjectStore {
 
 /**
  * Writes `body` to `handle`, failing as soon as more than `size` bytes arrive and at the end if
- * fewer did. Each write is awaited before the next chunk is read, so when this returns or throws
- * no write is still in flight and the handle can be closed safely.
+ * fewer did.
+ *
+ * Chunks (64 KiB socket reads, typically) are gathered, without copying, into batches of
+ * WRITE_BATCH_BYTES written with one `writev` each, and one batch is written while the next one
+ * is read: a write per chunk, awaited before the next read, made uploads wait on the thread pool
+ * sixteen times per MiB. At most two batches are held at a time. When this returns or throws, no
+ * write is still in flight, so the handle can be closed safely.
  */
 async function copyExactly(body: Readable, handle: FileHandle, size: number, signal?: AbortSignal) {
   // Destroying the body makes the loop below throw at its next read, even while it waits for data.
   const onAbort = () => body.destroy(new StoreError('aborted', 'put aborted', { cause: signal?.reason }));
   signal?.addEventListener('abort', onAbort, { once: true });
+  let inFlight: Promise<void> = Promise.resolve();
+  let writeFailure: StoreError | undefined;
+  let position = 0;
+  const write = async (batch: Buffer[], bytes: number) => {
+    await inFlight;
+    if (writeFailure) throw writeFailure;
+    const at = position;
+    position += bytes;
+    // settles without rejecting: a failure is kept and thrown by the next write or at the end,
+    // and stops the body so the loop does not wait for data nobody will write
+    inFlight = writeAll(handle, batch, at).catch((err: StoreError) => {
+      writeFailure = err;
+      body.destroy(err);
+    });
+  };
   try {
     // the signal may have fired while the temp file was being opened
     if (signal?.aborted) throw new StoreError('aborted', 'put aborted', { cause: signal.reason });
     let received = 0;
+    let batch: Buffer[] = [];
+    let batched = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
       received += chunk.length;
       if (received > size) throw new StoreError('size_mismatch', `body is longer than ${size} bytes`);
-      await writeAll(handle, chunk);
+      batch.push(chunk);
+      batched += chunk.length;
+      if (batched >= WRITE_BATCH_BYTES || batch.length >= WRITE_BATCH_BUFFERS) {
+        await write(batch, batched);
+        batch = [];
+        batched = 0;
+      }
     }
     if (received !== size) {
       throw new StoreError('size_mismatch', `body ended after ${received} of ${size} bytes`);
     }
+    if (batched > 0) await write(batch, batched);
+    await inFlight;
+    if (writeFailure) throw writeFailure;
   } catch (err) {
+    await inFlight;
+    // a write failure destroys the body with it, so the loop may report either
+    if (writeFailure) throw writeFailure;
     // writeAll and the size checks throw StoreErrors; anything else is the body failing
     if (err instanceof StoreError) throw err;
     throw new StoreError('aborted', 'upload body failed', { cause: err });
@@ -194,16 +232,30 @@ async function copyExactly(body: Readable, handle: FileHandle, size: number, sig
   }
 }
 
-async function writeAll(handle: FileHandle, chunk: Buffer): Promise<void> {
-  let offset = 0;
+/** Writes all of `buffers` at `position`, resuming after short writes. */
+async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
   try {
-    while (offset < chunk.length) {
-      const { bytesWritten } = await handle.write(chunk, offset, chunk.length - offset);
-      offset += bytesWritten;
+    let pending = buffers;
+    while (pending.length > 0) {
+      const { bytesWritten } = await handle.writev(pending, position);
+      position += bytesWritten;
+      pending = skipBytes(pending, bytesWritten);
     }
   } catch (err) {
     throw new StoreError('io', 'writing the upload to disk failed', { cause: err });
   }
+}
+
+/** `buffers` without their first `bytes` bytes (views, no copies). */
+function skipBytes(buffers: Buffer[], bytes: number): Buffer[] {
+  let index = 0;
+  while (index < buffers.length && bytes >= (buffers[index] as Buffer).length) {
+    bytes -= (buffers[index] as Buffer).length;
+    index++;
+  }
+  const rest = buffers.slice(index);
+  if (bytes > 0 && rest.length > 0) rest[0] = (rest[0] as Buffer).subarray(bytes);
+  return rest;
 }
 
 /**

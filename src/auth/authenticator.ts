@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { lfsError } from '../errors.js';
 import type { MetadataStore, User } from '../metadata/metadata-store.js';
+import { MAX_USER_NAME_LENGTH } from '../metadata/schema.js';
 import { hashAccessToken, looksLikeAccessToken } from './access-token.js';
 import { ANONYMOUS, type Caller } from './caller.js';
 import { verifyPassword } from './password-hash.js';
@@ -36,6 +37,17 @@ class VerifiedPasswordCache {
     if (this.entries.size >= this.maxEntries) this.entries.clear();
     this.entries.set(key, Date.now() + this.ttlMs);
   }
+}
+
+// eslint-disable-next-line no-control-regex -- control characters are what this looks for
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * A name no user can have is refused before it reaches the database: PostgreSQL rejects a NUL in
+ * a text parameter with an error, which would turn a wrong credential into a 500.
+ */
+function couldBeUserName(name: string): boolean {
+  return name.length <= MAX_USER_NAME_LENGTH && !CONTROL_CHARACTER.test(name);
 }
 
 export class Authenticator {
@@ -70,7 +82,7 @@ export class Authenticator {
       const user = await this.userForToken(secret);
       if (user) return { kind: 'user', user, via: 'token' };
     }
-    if (name) {
+    if (name && couldBeUserName(name)) {
       const user = await this.userForPassword(name, secret);
       if (user) return { kind: 'user', user, via: 'password' };
     }

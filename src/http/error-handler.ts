@@ -2,7 +2,7 @@
  * Renders every error as LFS JSON `{ message, request_id }` with the catalogue's status
  * (src/errors.ts). Errors that are not LfsErrors are mapped here, in one place.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isLfsError, lfsError, type LfsError } from '../errors.js';
 import { LFS_JSON } from './lfs-json.js';
 
@@ -15,6 +15,24 @@ export function toLfsError(err: FastifyError | Error): LfsError {
     return lfsError('bad_request', fastifyError.message);
   }
   return lfsError('internal');
+}
+
+/**
+ * For Fastify's `frameworkErrors` option (set where the instance is constructed): errors Fastify
+ * meets before any route or hook runs, above all a path whose percent-encoding does not decode
+ * (`/alice/%zz/objects/batch`). Without it Fastify answers those in its own `application/json`
+ * shape, with no `request_id`; the LFS client wants LFS JSON everywhere (LFS-PROTOCOL.md section 8).
+ */
+export function renderFrameworkError(err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const lfs =
+    err.code === 'FST_ERR_BAD_URL'
+      ? lfsError('bad_request', 'The request path is not valid percent-encoded UTF-8')
+      : toLfsError(err);
+  void reply
+    .code(lfs.status)
+    .headers({ ...lfs.headers, 'X-Request-Id': request.id })
+    .type(LFS_JSON)
+    .send({ message: lfs.message, request_id: request.id });
 }
 
 export function installErrorHandling(app: FastifyInstance): void {

@@ -2,6 +2,7 @@
  * Basic Transfer API endpoints (LFS-PROTOCOL.md section 3): PUT and GET of object bytes and
  * POST verify, each authorised by the transfer token the batch answer handed out.
  */
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { lfsError } from '../errors.js';
@@ -57,7 +58,48 @@ export async function handleDownload(
   reply.header('Content-Length', String(length));
   reply.header('Accept-Ranges', 'bytes');
   if (range) reply.code(206).header('Content-Range', contentRange(range, size));
+  if (isRecycling(found.body)) recycleFlushedChunks(found.body, reply.raw);
   return reply.send(found.body);
+}
+
+/** A body whose chunks may be handed back for reuse once nothing refers to them (DiskStore's FileBody). */
+interface RecyclingBody extends Readable {
+  recycle(chunk: Buffer): void;
+}
+
+function isRecycling(body: Readable): body is RecyclingBody {
+  return typeof (body as Partial<RecyclingBody>).recycle === 'function';
+}
+
+/**
+ * Hands each chunk of `body` back once the response has flushed it to the socket, so the store
+ * reuses a few buffers instead of allocating one per chunk (DiskStore's FileBody).
+ *
+ * Whatever stream finally pipes into the response (the body, or a layer passing its chunks on
+ * unchanged) announces itself with the response's 'pipe' event; every chunk it emits is written
+ * to the response in the same tick. When the response emits 'drain', its socket has flushed
+ * everything written so far, so those chunks are free. This listener is prepended so that it runs
+ * before pipe's own 'drain' listener writes the next chunk. Chunks the body did not produce, or
+ * produced in a copy, are ignored by `recycle`; without a 'pipe' (or a 'drain'), nothing is
+ * recycled and the body allocates as usual.
+ */
+function recycleFlushedChunks(body: RecyclingBody, response: ServerResponse): void {
+  response.once('pipe', (source: Readable) => {
+    let written: Buffer[] = [];
+    const onData = (chunk: Buffer) => void written.push(chunk);
+    const onDrain = () => {
+      const flushed = written;
+      written = [];
+      for (const chunk of flushed) body.recycle(chunk);
+    };
+    source.on('data', onData);
+    response.prependListener('drain', onDrain);
+    response.once('close', () => {
+      source.off('data', onData);
+      response.off('drain', onDrain);
+      written = [];
+    });
+  });
 }
 
 export async function handleVerify(

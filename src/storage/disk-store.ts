@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { read } from 'node:fs';
 import { constants, type FileHandle, access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { type Readable, addAbortSignal } from 'node:stream';
+import { Readable, addAbortSignal } from 'node:stream';
 import {
   type ByteRange,
   type CallOptions,
@@ -12,7 +13,9 @@ import {
 } from './object-store.js';
 
 /** read chunk size: big enough to keep syscalls few, small enough to bound memory per download */
-const READ_HIGH_WATER_MARK = 1024 * 1024;
+const READ_CHUNK_BYTES = 1024 * 1024;
+/** buffers a download reuses when its consumer recycles chunks (FileBody) */
+const READ_POOL_BUFFERS = 4;
 /** bytes gathered per `writev` of an upload; two batches at most are held per upload */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /** and at most this many chunks per `writev`, whatever their sizes (a client sending tiny chunks) */
@@ -74,8 +77,8 @@ export class DiskStore implements ObjectStore {
     try {
       const { size } = await handle.stat();
       const { start, end } = resolveRange(options.range, size);
-      // autoClose (the default) hands the handle to the stream: it is closed at end or on destroy
-      const body = handle.createReadStream({ start, end, highWaterMark: READ_HIGH_WATER_MARK });
+      // the stream owns the handle from here: it closes it at its end or when destroyed
+      const body = new FileBody(handle, start, end ?? size - 1);
       if (options.signal) addAbortSignal(options.signal, body);
       return { size, body };
     } catch (err) {
@@ -165,6 +168,78 @@ export class DiskStore implements ObjectStore {
     // the oid becomes a path: never let anything but 64 hex characters near the file system
     if (!isValidOid(oid)) throw new TypeError(`invalid oid ${JSON.stringify(oid)}`);
     return join(this.objectsDir, oid.slice(0, 2), oid.slice(2, 4), oid);
+  }
+}
+
+/**
+ * The bytes `start`..`end` (inclusive) of an open file, read in chunks of READ_CHUNK_BYTES.
+ *
+ * Fresh buffers for every chunk cost about as much CPU as the read itself (the kernel maps and
+ * zeroes new pages for each one, and the garbage collector frees them again). So a consumer that
+ * knows when it is done with a chunk (the HTTP response, once the chunk has gone to the socket)
+ * may hand it back with `recycle(chunk)`, and later reads reuse its buffer: a download then
+ * cycles through at most READ_POOL_BUFFERS buffers. Only chunks this stream produced, each once,
+ * are taken back (a stale or repeated recycle is ignored); a consumer that never recycles gets a
+ * new buffer per chunk, as with `fs.createReadStream`.
+ */
+export class FileBody extends Readable {
+  private position: number;
+  private readonly end: number;
+  private readonly free: Buffer[] = [];
+  private pooled = 0;
+  /** chunk handed out -> the pool buffer under it, until recycled */
+  private readonly lent = new WeakMap<Buffer, Buffer>();
+
+  constructor(
+    private readonly handle: FileHandle,
+    start: number,
+    end: number,
+  ) {
+    super({ highWaterMark: READ_CHUNK_BYTES });
+    this.position = start;
+    this.end = end + 1;
+  }
+
+  /** Gives back a chunk this stream produced, once nothing refers to its bytes any more. */
+  recycle(chunk: Buffer): void {
+    const buffer = this.lent.get(chunk);
+    if (!buffer) return;
+    this.lent.delete(chunk);
+    if (!this.destroyed) this.free.push(buffer);
+  }
+
+  override _read(): void {
+    const length = Math.min(READ_CHUNK_BYTES, this.end - this.position);
+    if (length <= 0) {
+      this.push(null);
+      return;
+    }
+    let buffer = this.free.pop();
+    const fromPool = buffer !== undefined || this.pooled < READ_POOL_BUFFERS;
+    if (!buffer) {
+      buffer = Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+      if (fromPool) this.pooled++;
+    }
+    const target = buffer;
+    read(this.handle.fd, target, 0, length, this.position, (err, bytesRead) => {
+      if (this.destroyed) return;
+      if (err) return void this.destroy(err);
+      if (bytesRead === 0)
+        return void this.destroy(new Error(`file ended ${this.end - this.position} bytes early`));
+      this.position += bytesRead;
+      // a fresh view per chunk, so that a recycle is tied to this chunk and not to the buffer
+      const chunk = Buffer.from(target.buffer, target.byteOffset, bytesRead);
+      if (fromPool) this.lent.set(chunk, target);
+      this.push(chunk);
+    });
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.free.length = 0;
+    this.handle.close().then(
+      () => callback(error),
+      (closeError: unknown) => callback(error ?? (closeError as Error)),
+    );
   }
 }
 

@@ -14,13 +14,6 @@ import { buildDeps } from '../../src/server/build-deps.js';
 import { LFS_JSON, randomObject, type TestObject } from '../helpers/content.js';
 import { addUser, basicAuth, createTestApp, type TestApp } from '../helpers/test-app.js';
 
-/** The locking API replaced the placeholder that answered every lock request 404. */
-const LOCKING_LANDED = !readFileSync(
-  new URL('../../src/http/lock-handlers.ts', import.meta.url),
-  'utf8',
-).includes('Locking is not supported');
-const LOCK_TODO = LOCKING_LANDED ? undefined : 'locking API not landed';
-
 type Level = 'anonymous' | 'bad-credentials' | 'none' | Permission;
 type Operation =
   | 'download batch'
@@ -42,14 +35,6 @@ const OPERATIONS: readonly Operation[] = [
   'unlock',
   'force unlock',
 ];
-const LOCK_OPERATIONS = new Set<Operation>([
-  'lock create',
-  'lock list',
-  'lock verify',
-  'unlock',
-  'force unlock',
-]);
-
 /** what each operation needs (DESIGN.md "Auth", LFS-PROTOCOL.md section 4) and its success status */
 const NEEDS: Record<Operation, { need: Permission; ok: number }> = {
   'download batch': { need: 'read', ok: 200 },
@@ -352,8 +337,7 @@ describe('access matrix', () => {
 
   for (const visibility of ['private', 'public'] as const) {
     for (const operation of OPERATIONS) {
-      const todo = LOCK_OPERATIONS.has(operation) ? LOCK_TODO : undefined;
-      it(`${visibility} repository, ${operation}: every caller`, { todo }, async () => {
+      it(`${visibility} repository, ${operation}: every caller`, async () => {
         const failures: string[] = [];
         for (const caller of callers) {
           const want = expectedStatus(caller.level, visibility === 'public', operation);

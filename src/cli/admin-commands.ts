@@ -111,12 +111,19 @@ export function tokenCommand(): Command {
         async (metadata, [name], options) => {
           const user = await requireUser(metadata, name as string);
           const expiresIn = options.expiresIn ? parseDuration(options.expiresIn as string) : undefined;
+          const expiresAt = expiresIn === undefined ? null : new Date(Date.now() + expiresIn);
+          // 0s would make a token dead on arrival; a huge one an invalid date ("Invalid time value")
+          if (expiresAt && (expiresIn === 0 || Number.isNaN(expiresAt.getTime()))) {
+            throw new Error(
+              `--expires-in ${String(options.expiresIn)}: expected a positive duration that ends within the date range, e.g. 30d`,
+            );
+          }
           const token = generateAccessToken();
           await metadata.createToken({
             userId: user.id,
             name: (options.name as string | undefined) ?? null,
             secretHash: hashAccessToken(token),
-            expiresAt: expiresIn === undefined ? null : new Date(Date.now() + expiresIn),
+            expiresAt,
           });
           console.log(token);
         },

@@ -195,6 +195,10 @@ describe('git lfs client and the access model', { timeout: 300_000 }, () => {
     await sandbox.git(clone, ['lfs', 'pull'], await as('bob', fresh));
     for (const [path, sha] of files) assert.equal(await sha256File(join(clone, path)), sha, path);
 
+    for (const duration of ['0s', '99999999999w', '10x']) {
+      await assert.rejects(admin('token', 'create', 'bob', '--expires-in', duration), /duration/, duration);
+    }
+
     const listed = await admin('token', 'list', 'bob');
     assert.ok(!listed.includes(expiring) && !listed.includes(fresh), 'no secret is listed');
     const rows = listed

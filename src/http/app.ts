@@ -18,7 +18,7 @@ import Fastify, {
 import { lfsError } from '../errors.js';
 import type { AppDeps } from './app-deps.js';
 import { handleBatch } from './batch-handler.js';
-import { installErrorHandling } from './error-handler.js';
+import { installErrorHandling, renderFrameworkError } from './error-handler.js';
 import { installHealthRoutes } from './health-routes.js';
 import { parseLfsRoute, type LfsRoute } from './lfs-route.js';
 import { handleLockRequest } from './lock-handlers.js';
@@ -42,6 +42,8 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     // transfers of large objects may be slow; the client's own idle timeout is 30 s
     requestTimeout: 0,
     return503OnClosing: true,
+    // errors Fastify meets before routing (a path that does not decode) in LFS JSON too
+    frameworkErrors: renderFrameworkError,
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
   installRequestContext(app, deps.metrics);

@@ -23,7 +23,9 @@ describe('metrics after a push and a clone with git lfs', { timeout: 300_000 }, 
   before(async () => {
     sandbox = await createGitSandbox({ username: 'alice', password: 'correct horse battery' });
     const dataDir = join(sandbox.root, 'lfsd-data');
-    await lfsdAdmin(['user', 'add', 'alice', '--password-stdin', '--data-dir', dataDir], { input: 'correct horse battery\n' });
+    await lfsdAdmin(['user', 'add', 'alice', '--password-stdin', '--data-dir', dataDir], {
+      input: 'correct horse battery\n',
+    });
     server = await startLfsd(['--data-dir', dataDir, '--metrics-listen', '127.0.0.1:0']);
     metricsUrl = server.logs.find((l) => l.msg === 'lfsd listening')!.metricsUrl as string;
     assert.match(metricsUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -66,13 +68,26 @@ describe('metrics after a push and a clone with git lfs', { timeout: 300_000 }, 
     const d = await changes();
     assert.equal(d('lfsd_batch_objects_total', { operation: 'upload', outcome: 'transfer' }), SIZES.length);
     assert.equal(d('lfsd_batch_objects_total', { operation: 'upload', outcome: 'present' }), 0);
-    assert.equal(d('lfsd_http_requests_total', { route: 'object', method: 'PUT', status: '200' }), SIZES.length);
-    assert.equal(d('lfsd_http_requests_total', { route: 'object', method: 'PUT' }), SIZES.length, 'no failed PUT');
-    assert.equal(d('lfsd_http_requests_total', { route: 'verify', method: 'POST', status: '200' }), SIZES.length);
+    assert.equal(
+      d('lfsd_http_requests_total', { route: 'object', method: 'PUT', status: '200' }),
+      SIZES.length,
+    );
+    assert.equal(
+      d('lfsd_http_requests_total', { route: 'object', method: 'PUT' }),
+      SIZES.length,
+      'no failed PUT',
+    );
+    assert.equal(
+      d('lfsd_http_requests_total', { route: 'verify', method: 'POST', status: '200' }),
+      SIZES.length,
+    );
     assert.equal(d('lfsd_transfer_bytes_total', { direction: 'upload' }), TOTAL);
     assert.equal(d('lfsd_transfers_total', { direction: 'upload', outcome: 'ok' }), SIZES.length);
     assert.equal(d('lfsd_store_bytes_total', { backend: 'disk', direction: 'write' }), TOTAL);
-    assert.equal(d('lfsd_store_operation_duration_seconds_count', { operation: 'put', outcome: 'ok' }), SIZES.length);
+    assert.equal(
+      d('lfsd_store_operation_duration_seconds_count', { operation: 'put', outcome: 'ok' }),
+      SIZES.length,
+    );
     assert.ok(d('lfsd_http_requests_total', { route: 'batch', method: 'POST', status: '200' }) >= 1);
     assert.equal(d('lfsd_transfer_bytes_total', { direction: 'download' }), 0);
     assert.equal(metric(samples, 'lfsd_transfers_in_flight'), 0);
@@ -81,11 +96,15 @@ describe('metrics after a push and a clone with git lfs', { timeout: 300_000 }, 
 
   it('a clone moves the download counters by its objects and bytes', async () => {
     await sandbox.git(sandbox.root, ['clone', '-q', join(sandbox.root, 'remote.git'), 'clone']);
-    for (const [path, sha] of expected) assert.equal(await sha256File(join(sandbox.root, 'clone', path)), sha);
+    for (const [path, sha] of expected)
+      assert.equal(await sha256File(join(sandbox.root, 'clone', path)), sha);
     const d = await changes();
     assert.equal(d('lfsd_batch_objects_total', { operation: 'download', outcome: 'transfer' }), SIZES.length);
     assert.equal(d('lfsd_batch_objects_total', { operation: 'download', outcome: 'not_found' }), 0);
-    assert.equal(d('lfsd_http_requests_total', { route: 'object', method: 'GET', status: '200' }), SIZES.length);
+    assert.equal(
+      d('lfsd_http_requests_total', { route: 'object', method: 'GET', status: '200' }),
+      SIZES.length,
+    );
     assert.equal(d('lfsd_http_requests_total', { route: 'object', method: 'GET' }), SIZES.length);
     assert.equal(d('lfsd_transfer_bytes_total', { direction: 'download' }), TOTAL);
     assert.equal(d('lfsd_transfers_total', { direction: 'download', outcome: 'ok' }), SIZES.length);
@@ -104,7 +123,9 @@ describe('metrics after a push and a clone with git lfs', { timeout: 300_000 }, 
   });
 
   it('answered no request with a server error', () => {
-    const errors = samples.filter((s) => s.name === 'lfsd_http_requests_total' && s.labels.status!.startsWith('5'));
+    const errors = samples.filter(
+      (s) => s.name === 'lfsd_http_requests_total' && s.labels.status!.startsWith('5'),
+    );
     assert.deepEqual(errors, []);
     assert.equal(metric(samples, 'lfsd_store_errors_total'), 0);
   });

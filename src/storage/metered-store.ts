@@ -1,7 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { LfsdMetrics } from '../observability/metrics.js';
 import { DelegatingStore } from './delegating-store.js';
-import type { ByteRange, CallOptions, ObjectStore, SignedRequest, StoredObject } from './object-store.js';
+import {
+  StoreError,
+  type ByteRange,
+  type CallOptions,
+  type ObjectStore,
+  type SignedRequest,
+  type StoredObject,
+} from './object-store.js';
 
 type Outcome = 'ok' | 'error' | 'cancelled';
 
@@ -36,7 +43,7 @@ export class MeteredStore extends DelegatingStore {
     try {
       found = await this.inner.get(oid, options);
     } catch (err) {
-      this.record('get', started, this.outcomeOf(options));
+      this.record('get', started, this.outcomeOf(err, options));
       throw err;
     }
     if (!found) {
@@ -54,7 +61,7 @@ export class MeteredStore extends DelegatingStore {
       await this.inner.put(oid, size, body, options);
     } catch (err) {
       // a body that failed (client gone, verification failed) or an abort is the caller's doing
-      this.record('put', started, body.errored ? 'cancelled' : this.outcomeOf(options));
+      this.record('put', started, body.errored ? 'cancelled' : this.outcomeOf(err, options));
       throw err;
     }
     this.record('put', started, 'ok');
@@ -89,6 +96,27 @@ export class MeteredStore extends DelegatingStore {
     return this.timed('presign', () => super.presign(op, oid, size, ttlSeconds));
   }
 
+  override async presignStagedUpload(
+    scope: string,
+    oid: string,
+    size: number,
+    ttlSeconds: number,
+  ): Promise<SignedRequest | undefined> {
+    if (!this.inner.presignStagedUpload) return undefined;
+    return this.timed('presign', () => super.presignStagedUpload(scope, oid, size, ttlSeconds));
+  }
+
+  /** the `verify` of a direct upload: checks and publishes what the client put in S3 */
+  override async commitStagedUpload(
+    scope: string,
+    oid: string,
+    size: number,
+    options?: CallOptions,
+  ): Promise<boolean> {
+    if (!this.inner.commitStagedUpload) return false;
+    return this.timed('commit', () => super.commitStagedUpload(scope, oid, size, options), options);
+  }
+
   override ping(): Promise<void> {
     return this.timed('ping', () => this.inner.ping());
   }
@@ -100,13 +128,15 @@ export class MeteredStore extends DelegatingStore {
       this.record(operation, started, 'ok');
       return result;
     } catch (err) {
-      this.record(operation, started, this.outcomeOf(options));
+      this.record(operation, started, this.outcomeOf(err, options));
       throw err;
     }
   }
 
-  private outcomeOf(options: CallOptions | undefined): Outcome {
-    return options?.signal?.aborted ? 'cancelled' : 'error';
+  /** an abort, or content that does not match its oid or size, is the caller's doing */
+  private outcomeOf(err: unknown, options: CallOptions | undefined): Outcome {
+    if (options?.signal?.aborted) return 'cancelled';
+    return err instanceof StoreError && err.code !== 'io' ? 'cancelled' : 'error';
   }
 
   private record(operation: string, started: number, outcome: Outcome): void {

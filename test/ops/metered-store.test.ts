@@ -122,6 +122,33 @@ describe('MeteredStore metrics', () => {
     assert.equal(count(s, 'stat', 'error', 'broken'), 1);
   });
 
+  it("meters direct-upload staging: presign and commit, a wrong staged object being the client's doing", async () => {
+    class StagingStore extends DelegatingStore {
+      override get kind() {
+        return 'staging';
+      }
+      override async presignStagedUpload() {
+        return { href: 'https://s3.example/staged', header: {}, expiresIn: 60 };
+      }
+      override async commitStagedUpload(_scope: string, oid: string): Promise<boolean> {
+        if (oid === 'bad') throw new StoreError('hash_mismatch', 'staged bytes do not match');
+        if (oid === 'down') throw new Error('S3 unreachable');
+        return true;
+      }
+    }
+    const staging = new MeteredStore(new StagingStore(new DiskStore({ root })), metrics);
+    assert.ok(await staging.presignStagedUpload('scope', 'good', 1, 60));
+    assert.equal(await staging.commitStagedUpload('scope', 'good', 1), true);
+    await assert.rejects(staging.commitStagedUpload('scope', 'bad', 1), StoreError);
+    await assert.rejects(staging.commitStagedUpload('scope', 'down', 1), /unreachable/);
+    const s = await samples();
+    assert.equal(count(s, 'presign', 'ok', 'staging'), 1);
+    assert.equal(count(s, 'commit', 'ok', 'staging'), 1);
+    assert.equal(count(s, 'commit', 'cancelled', 'staging'), 1);
+    assert.equal(count(s, 'commit', 'error', 'staging'), 1);
+    assert.equal(metric(s, 'lfsd_store_errors_total', { backend: 'staging', operation: 'commit' }), 1);
+  });
+
   it('times list to its end and a get to its last byte', async () => {
     const listed = [];
     for await (const entry of store.list()) listed.push(entry);

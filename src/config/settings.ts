@@ -69,6 +69,11 @@ export const settingsSchema = z.strictObject({
   logFormat: enumOf(['auto', 'json', 'pretty']).default('auto'),
   /** seconds in-flight transfers may run after SIGTERM/SIGINT before they are cut and the process exits */
   shutdownTimeout: int(0).default(30),
+  /**
+   * seconds a connection may stay silent before it is closed: a client that stalls mid-upload
+   * must not hold a temp file and a socket forever (git-lfs itself gives up after 30 s)
+   */
+  idleTimeout: int(1).default(120),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

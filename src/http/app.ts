@@ -29,6 +29,8 @@ import { handleDownload, handleUpload, handleVerify } from './transfer-handlers.
 export interface BuildAppOptions {
   /** serve HTTPS with this PEM certificate chain and key */
   https?: { cert: string | Buffer; key: string | Buffer };
+  /** close connections silent for this long (ms); 0 = never */
+  idleTimeoutMs?: number;
   /** also serve GET /metrics (default true; false when a separate metrics listener serves it) */
   metricsRoute?: boolean;
 }
@@ -41,6 +43,8 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     genReqId: () => randomUUID(),
     // transfers of large objects may be slow; the client's own idle timeout is 30 s
     requestTimeout: 0,
+    // ...but a silent socket is closed, which aborts its upload and removes the temp file
+    connectionTimeout: options.idleTimeoutMs ?? 0,
     return503OnClosing: true,
     // errors Fastify meets before routing (a path that does not decode) in LFS JSON too
     frameworkErrors: renderFrameworkError,

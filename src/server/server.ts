@@ -68,7 +68,11 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   let ops: FastifyInstance | undefined;
   try {
     try {
-      app = buildApp(deps, { https, metricsRoute: !settings.metricsListen });
+      app = buildApp(deps, {
+        https,
+        metricsRoute: !settings.metricsListen,
+        idleTimeoutMs: settings.idleTimeout * 1000,
+      });
     } catch (err) {
       if (!https) throw err;
       throw new ConfigError(

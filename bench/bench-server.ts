@@ -1,0 +1,66 @@
+/**
+ * lfsd for the batch-planning figure, run as a child process by bench/run.ts: the production app
+ * (`buildApp(deps)` over `buildDeps`, exactly what `lfsd serve` builds) plus two routes that exist
+ * only here, registered before it listens:
+ *   POST /__bench/canned  stores a JSON body (a real batch answer)
+ *   POST /__bench/json    the trivial baseline: parses the request body like the batch route
+ *                         and returns the stored answer, serialized again, with no auth, no
+ *                         database and no planning
+ * Usage: node dist/bench/bench-server.js <data-dir>; prints `{"benchServer":"http://..."}`.
+ */
+import type { AddressInfo } from 'node:net';
+import { loadSettings } from '../src/config/load-settings.js';
+import { buildApp } from '../src/http/app.js';
+import { createLogger } from '../src/observability/logger.js';
+import { buildDeps, publicUrlOf } from '../src/server/build-deps.js';
+
+const LFS_JSON = 'application/vnd.git-lfs+json';
+
+async function main() {
+  const dataDir = process.argv[2];
+  if (!dataDir) throw new Error('usage: bench-server <data-dir>');
+  const settings = loadSettings({ flags: { dataDir, listen: '127.0.0.1:0', logLevel: 'info' }, env: {} });
+  const logger = createLogger(settings.logLevel, { pretty: false });
+  const deps = await buildDeps(settings, logger, publicUrlOf(settings));
+  const app = buildApp(deps);
+
+  let canned: unknown = {};
+  void app.register(async (bench) => {
+    bench.removeAllContentTypeParsers();
+    bench.addContentTypeParser(
+      '*',
+      { parseAs: 'string', bodyLimit: settings.jsonBodyLimit },
+      (_req, body, done) => {
+        try {
+          done(null, JSON.parse(body as string));
+        } catch (err) {
+          done(err as Error, undefined);
+        }
+      },
+    );
+    bench.post('/__bench/canned', async (request, reply) => {
+      canned = request.body;
+      return reply.code(204).send();
+    });
+    bench.post('/__bench/json', async (_request, reply) => reply.code(200).type(LFS_JSON).send(canned));
+  });
+
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  deps.publicUrl = `http://127.0.0.1:${port}`;
+  process.stderr.write(JSON.stringify({ benchServer: deps.publicUrl }) + '\n');
+
+  const stop = () => {
+    void app
+      .close()
+      .then(() => deps.close())
+      .finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

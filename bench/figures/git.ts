@@ -1,0 +1,139 @@
+/**
+ * Figure 6, the real client: wall time of `git push` and `git clone` (smudge included) with
+ * git-lfs against lfsd, for a repository of many small files and one of a single large file.
+ *
+ * Baseline: the same git and git-lfs commands on the same commits with `lfs.url` set to a
+ * `file://` URL, for which git-lfs moves objects to and from the remote's directory itself (its
+ * built-in standalone file transfer), and on one file system it hard-links them: no server, no
+ * HTTP, no bytes copied, no fsync. So the baseline is git's and git-lfs's own work, and the
+ * difference is what the transfer through lfsd adds (for a large push, hashing and writing every
+ * byte with an fsync: compare figure 1). Each run pushes to a fresh bare remote and a fresh lfsd
+ * repository, so every object is uploaded every time.
+ */
+import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createGitSandbox, type GitSandbox } from '../../test/helpers/git.js';
+import { paired, type Bench } from '../lib/context.js';
+import { chunkOf } from '../lib/data.js';
+import { PASSWORD, USER, type ServeProcess } from '../lib/lfsd.js';
+import { addRow } from '../lib/report.js';
+import { sizeLabel, summarize } from '../lib/stats.js';
+
+interface Repo {
+  name: string;
+  label: string;
+  work: string;
+}
+
+async function makeRepo(
+  sandbox: GitSandbox,
+  name: string,
+  track: string,
+  fill: (work: string) => Promise<void>,
+) {
+  const work = join(sandbox.root, `work-${name}`);
+  await sandbox.git(sandbox.root, ['init', '-q', work]);
+  await sandbox.git(work, ['lfs', 'track', track]);
+  await fill(work);
+  await sandbox.git(work, ['add', '.']);
+  await sandbox.git(work, ['commit', '-q', '-m', name]);
+  return work;
+}
+
+export async function gitFigure(
+  bench: Bench,
+  server: ServeProcess,
+  largeSource: string,
+  largeSize: number,
+): Promise<void> {
+  const { config, report } = bench;
+  const { smallFiles, smallFileSize, runs } = config.git;
+  const sandbox = await createGitSandbox({ username: USER, password: PASSWORD });
+  try {
+    bench.log(
+      `figure 6: preparing ${smallFiles} files of ${sizeLabel(smallFileSize)} and one of ${sizeLabel(largeSize)}`,
+    );
+    const repos: Repo[] = [
+      {
+        name: 'small',
+        label: `${smallFiles.toLocaleString('en-US')} files of ${sizeLabel(smallFileSize)}`,
+        work: await makeRepo(sandbox, 'small', 'files/*.dat', async (work) => {
+          await mkdir(join(work, 'files'));
+          for (let i = 0; i < smallFiles; i++)
+            await writeFile(join(work, 'files', `f${i}.dat`), chunkOf(1000 + i, 0, smallFileSize));
+        }),
+      },
+      {
+        name: 'large',
+        label: `one file of ${sizeLabel(largeSize)}`,
+        work: await makeRepo(sandbox, 'large', '*.bin', (work) =>
+          copyFile(largeSource, join(work, 'large.bin')),
+        ),
+      },
+    ];
+    for (const repo of repos) {
+      const timedGit = async (cwd: string, args: string[]) => {
+        const t0 = performance.now();
+        await sandbox.git(cwd, args);
+        return (performance.now() - t0) / 1000;
+      };
+      const remote = (kind: string, run: number) =>
+        join(sandbox.root, `remote-${repo.name}-${kind}-${run}.git`);
+      const lfsdUrl = (run: number) => `lfs.url=${server.url}/${USER}/git-${repo.name}-${run}.git/info/lfs`;
+      const fileUrl = (run: number) => `lfs.url=file://${remote('file', run)}`;
+      const push = async (kind: string, run: number, url: string) => {
+        await sandbox.git(sandbox.root, ['init', '-q', '--bare', remote(kind, run)]);
+        // a file:// remote: git-lfs's standalone file transfer takes its path from the remote URL
+        return timedGit(repo.work, ['-c', url, 'push', '-q', `file://${remote(kind, run)}`, 'main']);
+      };
+      const clone = async (kind: string, run: number, url: string) => {
+        const target = join(sandbox.root, `clone-${repo.name}-${kind}-${run}`);
+        const seconds = await timedGit(sandbox.root, [
+          '-c',
+          url,
+          'clone',
+          '-q',
+          `file://${remote(kind, run)}`,
+          target,
+        ]);
+        await rm(target, { recursive: true, force: true });
+        return seconds;
+      };
+      bench.log(`figure 6: ${repo.label}: push, ${runs} runs`);
+      const pushes = await paired(
+        runs,
+        (run) => push('lfsd', run, lfsdUrl(run)),
+        (run) => push('file', run, fileUrl(run)),
+      );
+      bench.log(`figure 6: ${repo.label}: clone, ${runs} runs`);
+      const clones = await paired(
+        runs,
+        (run) => clone('lfsd', run, lfsdUrl(run)),
+        (run) => clone('file', run, fileUrl(run)),
+      );
+      const baseline = 'same git + git-lfs, lfs.url=file:// (objects hard-linked, no transfer)';
+      addRow(report, {
+        figure: '6',
+        measure: `git push, ${repo.label}`,
+        unit: 's',
+        better: 'lower',
+        lfsd: summarize(pushes.a),
+        baseline: { label: baseline, summary: summarize(pushes.b) },
+      });
+      addRow(report, {
+        figure: '6',
+        measure: `git clone, ${repo.label}`,
+        unit: 's',
+        better: 'lower',
+        lfsd: summarize(clones.a),
+        baseline: { label: baseline, summary: summarize(clones.b) },
+      });
+      for (let run = 0; run < runs; run++) {
+        for (const kind of ['lfsd', 'file']) await rm(remote(kind, run), { recursive: true, force: true });
+      }
+    }
+  } finally {
+    await sandbox.cleanup();
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * Figure 7, only with LFSD_BENCH_S3=1: lfsd in proxy mode over an S3 store (s3rver, started by
+ * test/helpers/s3rver.ts) against the AWS SDK writing (lib-storage Upload) and reading
+ * (GetObject) the same bytes to and from the same bucket directly. Skipped with a note when the
+ * helper is missing or lfsd cannot start with `storage: s3` yet.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
+import { join } from 'node:path';
+import { paired, type Bench } from '../lib/context.js';
+import { generatedObject, generatedStream } from '../lib/data.js';
+import { LfsClient } from '../lib/lfs-client.js';
+import { PASSWORD, USER, prepareDataDir, startServe } from '../lib/lfsd.js';
+import { addRow } from '../lib/report.js';
+import { mbPerSecond, sizeLabel, summarize } from '../lib/stats.js';
+
+interface S3rverModule {
+  startS3rver(options?: {
+    bucket?: string;
+  }): Promise<{ endpoint: string; bucket: string; stop(): Promise<void> }>;
+}
+
+/** Loaded by a computed name: the helper is optional for the benchmark's build. */
+async function loadS3rverHelper(): Promise<S3rverModule | undefined> {
+  const specifier = import.meta.url.endsWith('.ts')
+    ? '../../test/helpers/s3rver.ts'
+    : '../../test/helpers/s3rver.js';
+  try {
+    return (await import(new URL(specifier, import.meta.url).href)) as S3rverModule;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function s3Figure(bench: Bench): Promise<void> {
+  const { config, report } = bench;
+  if (process.env.LFSD_BENCH_S3 !== '1') {
+    report.notes.push('Figure 7 (S3) not run: set LFSD_BENCH_S3=1 to measure proxy mode over s3rver.');
+    return;
+  }
+  const helper = await loadS3rverHelper();
+  if (!helper) {
+    report.notes.push('Figure 7 (S3) skipped: test/helpers/s3rver.ts is not available in this tree.');
+    return;
+  }
+  const s3 = await helper.startS3rver({ bucket: 'lfsd-bench' });
+  try {
+    const dataDir = join(bench.root, 's3-data');
+    await prepareDataDir(dataDir);
+    const credentials = {
+      AWS_ACCESS_KEY_ID: 'S3RVER',
+      AWS_SECRET_ACCESS_KEY: 'S3RVER',
+      AWS_REGION: 'us-east-1',
+    };
+    let server;
+    try {
+      server = await startServe(dataDir, {
+        nodeArgs: config.serverNodeArgs,
+        extraArgs: [
+          '--storage',
+          's3',
+          '--s3-bucket',
+          s3.bucket,
+          '--s3-endpoint',
+          s3.endpoint,
+          '--s3-force-path-style',
+          'true',
+        ],
+        env: credentials,
+      });
+    } catch (err) {
+      const reason =
+        (err as Error).message.split('\n').find((line) => /s3|storage/i.test(line)) ?? (err as Error).message;
+      report.notes.push(
+        `Figure 7 (S3) skipped: lfsd does not start with storage s3 yet (${reason.trim().slice(0, 200)}).`,
+      );
+      return;
+    }
+    try {
+      await measureS3(bench, server.url, s3.endpoint, s3.bucket);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await s3.stop();
+  }
+}
+
+async function measureS3(bench: Bench, serverUrl: string, endpoint: string, bucket: string): Promise<void> {
+  const { config, report } = bench;
+  const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const { Upload } = await import('@aws-sdk/lib-storage');
+  const sdk = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+  try {
+    const object = generatedObject(300, config.s3.size);
+    const label = sizeLabel(object.size);
+    const key = `bench-sdk/${object.oid}`;
+    const repoUrl = (run: number) => `${serverUrl}/${USER}/s3-${run}.git/info/lfs`;
+    const timed = async (fn: () => Promise<unknown>) => {
+      const t0 = performance.now();
+      await fn();
+      return mbPerSecond(object.size, performance.now() - t0);
+    };
+    bench.log(`figure 7: S3 proxy upload/download of ${label}, ${config.runs} runs`);
+    const uploads = await paired(
+      config.runs,
+      // a fresh repository per run: lfsd asks for the bytes again (proof of possession)
+      (run) =>
+        timed(() =>
+          new LfsClient(repoUrl(run), USER, PASSWORD).upload(object, () => generatedStream(object)),
+        ),
+      () =>
+        timed(() =>
+          new Upload({
+            client: sdk,
+            params: { Bucket: bucket, Key: key, Body: generatedStream(object) },
+          }).done(),
+        ),
+    );
+    const downloads = await paired(
+      config.runs,
+      (run) =>
+        timed(() => new LfsClient(repoUrl(run), USER, PASSWORD).download(object, { expect: object.size })),
+      () =>
+        timed(async () => {
+          const answer = await sdk.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          let bytes = 0;
+          for await (const chunk of answer.Body as Readable) bytes += (chunk as Buffer).length;
+          if (bytes !== object.size) throw new Error(`GetObject returned ${bytes} bytes`);
+        }),
+    );
+    const baseline = 'AWS SDK direct (Upload / GetObject), same bucket';
+    addRow(report, {
+      figure: '7',
+      measure: `S3 proxy upload ${label}`,
+      unit: 'MB/s',
+      better: 'higher',
+      lfsd: summarize(uploads.a),
+      baseline: { label: baseline, summary: summarize(uploads.b) },
+    });
+    addRow(report, {
+      figure: '7',
+      measure: `S3 proxy download ${label}`,
+      unit: 'MB/s',
+      better: 'higher',
+      lfsd: summarize(downloads.a),
+      baseline: { label: baseline, summary: summarize(downloads.b) },
+    });
+    report.notes.push('Figure 7: S3 is s3rver (a Node test double) on loopback; it bounds both sides.');
+  } finally {
+    sdk.destroy();
+  }
+}

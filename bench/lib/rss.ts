@@ -1,0 +1,62 @@
+/**
+ * Resident memory of another process from /proc/<pid>/status: VmRSS now, VmHWM the peak. Writing
+ * 5 to /proc/<pid>/clear_refs resets the peak (Linux >= 4.0), so a peak can be measured over one
+ * phase; a sampler also polls VmRSS in case the reset is refused.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+
+export interface Rss {
+  rss: number;
+  hwm: number;
+}
+
+export function readRss(pid: number): Rss {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kib('VmRSS'), hwm: kib('VmHWM') };
+}
+
+/** true when the kernel accepted the reset of VmHWM */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return readRss(pid).hwm <= readRss(pid).rss * 1.01 + 4096;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls VmRSS every `intervalMs`; `stop()` returns the largest value seen and VmHWM. */
+export function sampleRss(pid: number, intervalMs = 20): { stop(): { maxSampled: number; hwm: number } } {
+  let maxSampled = readRss(pid).rss;
+  const timer = setInterval(() => {
+    try {
+      maxSampled = Math.max(maxSampled, readRss(pid).rss);
+    } catch {
+      // the process is gone; stop() reports what was seen
+    }
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      let hwm = NaN;
+      try {
+        const now = readRss(pid);
+        maxSampled = Math.max(maxSampled, now.rss);
+        hwm = now.hwm;
+      } catch {
+        // gone
+      }
+      return { maxSampled, hwm };
+    },
+  };
+}
+
+/** CPU time (user + system) the process has used so far, in ms (10 ms resolution). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+}

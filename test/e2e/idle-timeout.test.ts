@@ -38,12 +38,18 @@ describe('idle timeout', { timeout: 60_000 }, () => {
       body: JSON.stringify({ operation, objects: [{ oid: obj.oid, size: obj.size }] }),
     });
     assert.equal(res.status, 200);
-    return (await res.json()).objects[0];
+    const body = (await res.json()) as {
+      objects: {
+        actions?: { upload: { href: string; header: Record<string, string> } };
+        error?: { code: number };
+      }[];
+    };
+    return body.objects[0]!;
   };
 
   it('closes a stalled upload and leaves nothing behind', async () => {
     const obj = randomObject(1024 * 1024);
-    const action = (await batch('upload', obj)).actions.upload;
+    const action = (await batch('upload', obj)).actions!.upload;
     const url = new URL(action.href);
     const socket = connect(Number(url.port), url.hostname);
     await once(socket, 'connect');

@@ -29,7 +29,7 @@ import {
   type WorkTree,
 } from './helpers/git-scenario.js';
 import { startTcpBalancer, type TcpBalancer } from './helpers/tcp-balancer.js';
-import { S3RVER_ENV } from './helpers/s3-env.js';
+import { S3RVER_ENV, s3ServeArgs } from './helpers/s3-env.js';
 
 const MB = 1024 * 1024;
 const PREFIX = 'lfs/';
@@ -72,16 +72,7 @@ function scenario(dialect: DialectName) {
         const args = [
           '--database-url',
           db.url,
-          '--storage',
-          's3',
-          '--s3-bucket',
-          s3.bucket,
-          '--s3-endpoint',
-          s3.endpoint,
-          '--s3-force-path-style',
-          'true',
-          '--s3-prefix',
-          PREFIX,
+          ...s3ServeArgs(s3, PREFIX),
           '--public-url',
           lb.url,
           '--transfer-mode',

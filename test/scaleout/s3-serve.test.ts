@@ -14,7 +14,7 @@ import { createGitSandbox, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 import { s3rverClientConfig, startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
 import { cloneAndCompare, createWorkTree, lfsFiles, type WorkTree } from './helpers/git-scenario.js';
-import { S3RVER_ENV } from './helpers/s3-env.js';
+import { S3RVER_ENV, s3ServeArgs } from './helpers/s3-env.js';
 
 const MB = 1024 * 1024;
 const PREFIX = 'lfs/';
@@ -44,22 +44,7 @@ for (const mode of ['proxy', 'direct'] as const) {
           input: 'correct horse battery\n',
         });
         server = await startLfsd(
-          [
-            '--data-dir',
-            dataDir,
-            '--storage',
-            's3',
-            '--s3-bucket',
-            s3.bucket,
-            '--s3-endpoint',
-            s3.endpoint,
-            '--s3-force-path-style',
-            'true',
-            '--s3-prefix',
-            PREFIX,
-            '--transfer-mode',
-            mode,
-          ],
+          ['--data-dir', dataDir, ...s3ServeArgs(s3, PREFIX), '--transfer-mode', mode],
           S3RVER_ENV,
         );
         tree = await createWorkTree(sandbox, 'work', FILES, `${server.url}/alice/assets.git/info/lfs`);

@@ -79,8 +79,11 @@ export class Authenticator {
 
   private async check(name: string | undefined, secret: string): Promise<Caller> {
     if (looksLikeAccessToken(secret)) {
+      // a secret shaped like a token is a token: an expired or revoked one must not cost a scrypt
+      // password check on every retry (no user picks 48 characters of this exact shape)
       const user = await this.userForToken(secret);
       if (user) return { kind: 'user', user, via: 'token' };
+      throw lfsError('bad_credentials', 'Token is unknown, expired or revoked');
     }
     if (name && couldBeUserName(name)) {
       const user = await this.userForPassword(name, secret);

@@ -12,25 +12,8 @@ import { generatedObject, generatedStream } from '../lib/data.js';
 import { LfsClient } from '../lib/lfs-client.js';
 import { PASSWORD, USER, prepareDataDir, startServe } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
+import { s3ServeArgs, startS3rver } from '../../test/helpers/s3rver.js';
 import { mbPerSecond, sizeLabel, summarize } from '../lib/stats.js';
-
-interface S3rverModule {
-  startS3rver(options?: {
-    bucket?: string;
-  }): Promise<{ endpoint: string; bucket: string; stop(): Promise<void> }>;
-}
-
-/** Loaded by a computed name: the helper is optional for the benchmark's build. */
-async function loadS3rverHelper(): Promise<S3rverModule | undefined> {
-  const specifier = import.meta.url.endsWith('.ts')
-    ? '../../test/helpers/s3rver.ts'
-    : '../../test/helpers/s3rver.js';
-  try {
-    return (await import(new URL(specifier, import.meta.url).href)) as S3rverModule;
-  } catch {
-    return undefined;
-  }
-}
 
 export async function s3Figure(bench: Bench): Promise<void> {
   const { config, report } = bench;
@@ -38,12 +21,7 @@ export async function s3Figure(bench: Bench): Promise<void> {
     report.notes.push('Figure 7 (S3) not run: set LFSD_BENCH_S3=1 to measure proxy mode over s3rver.');
     return;
   }
-  const helper = await loadS3rverHelper();
-  if (!helper) {
-    report.notes.push('Figure 7 (S3) skipped: test/helpers/s3rver.ts is not available in this tree.');
-    return;
-  }
-  const s3 = await helper.startS3rver({ bucket: 'lfsd-bench' });
+  const s3 = await startS3rver({ bucket: 'lfsd-bench' });
   try {
     const dataDir = join(bench.root, 's3-data');
     await prepareDataDir(dataDir);
@@ -52,30 +30,11 @@ export async function s3Figure(bench: Bench): Promise<void> {
       AWS_SECRET_ACCESS_KEY: 'S3RVER',
       AWS_REGION: 'us-east-1',
     };
-    let server;
-    try {
-      server = await startServe(dataDir, {
-        nodeArgs: config.serverNodeArgs,
-        extraArgs: [
-          '--storage',
-          's3',
-          '--s3-bucket',
-          s3.bucket,
-          '--s3-endpoint',
-          s3.endpoint,
-          '--s3-force-path-style',
-          'true',
-        ],
-        env: credentials,
-      });
-    } catch (err) {
-      const reason =
-        (err as Error).message.split('\n').find((line) => /s3|storage/i.test(line)) ?? (err as Error).message;
-      report.notes.push(
-        `Figure 7 (S3) skipped: lfsd does not start with storage s3 yet (${reason.trim().slice(0, 200)}).`,
-      );
-      return;
-    }
+    const server = await startServe(dataDir, {
+      nodeArgs: config.serverNodeArgs,
+      extraArgs: s3ServeArgs(s3),
+      env: credentials,
+    });
     try {
       await measureS3(bench, server.url, s3.endpoint, s3.bucket);
     } finally {

@@ -254,3 +254,18 @@ function killChild(child: ChildProcess): Promise<void> {
     child.kill('SIGTERM');
   });
 }
+
+/** `lfsd serve` flags for S3 storage on an s3rver bucket (path-style addressing, as s3rver needs). */
+export function s3ServeArgs(s3: { bucket: string; endpoint: string }, prefix = ''): string[] {
+  const args = [
+    '--storage',
+    's3',
+    '--s3-bucket',
+    s3.bucket,
+    '--s3-endpoint',
+    s3.endpoint,
+    '--s3-force-path-style',
+    'true',
+  ];
+  return prefix ? [...args, '--s3-prefix', prefix] : args;
+}

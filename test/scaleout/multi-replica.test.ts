@@ -18,7 +18,7 @@ import { S3Store } from '../../src/storage/s3-store.js';
 import { LFS_JSON } from '../helpers/content.js';
 import { createGitSandbox, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
-import { s3rverClientConfig, startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { s3rverClientConfig, startS3rver, type S3rverHandle, s3ServeArgs } from '../helpers/s3rver.js';
 import { basicAuth } from '../helpers/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../metadata/test-databases.js';
 import {
@@ -29,7 +29,7 @@ import {
   type WorkTree,
 } from './helpers/git-scenario.js';
 import { startTcpBalancer, type TcpBalancer } from './helpers/tcp-balancer.js';
-import { S3RVER_ENV, s3ServeArgs } from './helpers/s3-env.js';
+import { S3RVER_ENV } from './helpers/s3-env.js';
 
 const MB = 1024 * 1024;
 const PREFIX = 'lfs/';

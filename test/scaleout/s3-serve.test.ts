@@ -12,9 +12,9 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { S3Store } from '../../src/storage/s3-store.js';
 import { createGitSandbox, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
-import { s3rverClientConfig, startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
+import { s3rverClientConfig, startS3rver, type S3rverHandle, s3ServeArgs } from '../helpers/s3rver.js';
 import { cloneAndCompare, createWorkTree, lfsFiles, type WorkTree } from './helpers/git-scenario.js';
-import { S3RVER_ENV, s3ServeArgs } from './helpers/s3-env.js';
+import { S3RVER_ENV } from './helpers/s3-env.js';
 
 const MB = 1024 * 1024;
 const PREFIX = 'lfs/';

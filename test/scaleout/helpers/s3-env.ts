@@ -10,19 +10,3 @@ export const S3RVER_ENV: NodeJS.ProcessEnv = {
   // no developer profile may take part
   AWS_PROFILE: undefined,
 };
-
-/** `lfsd serve` flags for S3 storage on an s3rver bucket (path-style addressing, as s3rver needs). */
-export function s3ServeArgs(s3: { bucket: string; endpoint: string }, prefix: string): string[] {
-  return [
-    '--storage',
-    's3',
-    '--s3-bucket',
-    s3.bucket,
-    '--s3-endpoint',
-    s3.endpoint,
-    '--s3-force-path-style',
-    'true',
-    '--s3-prefix',
-    prefix,
-  ];
-}

@@ -12,7 +12,7 @@ import { generatedObject, generatedStream } from '../lib/data.js';
 import { LfsClient } from '../lib/lfs-client.js';
 import { PASSWORD, USER, prepareDataDir, startServe } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { s3ServeArgs, startS3rver } from '../../test/helpers/s3rver.js';
+import { s3rverClientConfig, s3ServeArgs, startS3rver } from '../../test/helpers/s3rver.js';
 import { mbPerSecond, sizeLabel, summarize } from '../lib/stats.js';
 
 export async function s3Figure(bench: Bench): Promise<void> {
@@ -49,14 +49,7 @@ async function measureS3(bench: Bench, serverUrl: string, endpoint: string, buck
   const { config, report } = bench;
   const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
   const { Upload } = await import('@aws-sdk/lib-storage');
-  const sdk = new S3Client({
-    endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  const sdk = new S3Client(s3rverClientConfig(endpoint));
   try {
     const object = generatedObject(300, config.s3.size);
     const label = sizeLabel(object.size);

@@ -19,7 +19,7 @@ import {
 import { MIN_PART_SIZE, partSizeFor } from '../../src/storage/s3-upload.js';
 import { VerifyingStore } from '../../src/storage/verifying-store.js';
 import { s3rverClientConfig, startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { runObjectStoreConformance } from './conformance.js';
+import { hashStream, runObjectStoreConformance } from './conformance.js';
 
 const MiB = 1024 * 1024;
 const T = { timeout: 120_000 };
@@ -465,16 +465,6 @@ function pseudoRandomStream(seed: string, length: number): Readable {
       this.push(n > 0 ? cipher.update(zeros.subarray(0, n)) : null);
     },
   });
-}
-
-async function hashStream(body: Readable): Promise<{ digest: string; length: number }> {
-  const hash = createHash('sha256');
-  let length = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
-    hash.update(chunk);
-    length += chunk.length;
-  }
-  return { digest: hash.digest('hex'), length };
 }
 
 async function oidOfStream(seed: string, length: number): Promise<string> {

@@ -2,6 +2,7 @@
  * An lfsd app on the embedded default (SQLite + disk) in a fresh temp dir, for tests through
  * `app.inject()` or, with `listen`, through a real socket on 127.0.0.1 and a random port.
  */
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,4 +65,41 @@ export async function addUser(
     expiresAt: null,
   });
   return { id: user.id, authorization: basicAuth(name, password), token };
+}
+
+export interface PlannedAction {
+  href: string;
+  header: Record<string, string>;
+  expires_in?: number;
+}
+
+/** One object of a batch answer, as the client reads it. */
+export interface PlannedObject {
+  oid: string;
+  size: number;
+  authenticated?: boolean;
+  actions?: { upload?: PlannedAction; download?: PlannedAction; verify?: PlannedAction };
+  error?: { code: number; message: string };
+}
+
+/** A one-object batch request through `app.inject()`; asserts 200 and returns the object's answer. */
+export async function batchOne(
+  app: FastifyInstance,
+  operation: 'upload' | 'download',
+  obj: { oid: string; size: number },
+  repo: string,
+  authorization: string,
+): Promise<PlannedObject> {
+  const res = await app.inject({
+    method: 'POST',
+    url: `/${repo}.git/info/lfs/objects/batch`,
+    headers: {
+      'content-type': 'application/vnd.git-lfs+json',
+      accept: 'application/vnd.git-lfs+json',
+      authorization,
+    },
+    payload: JSON.stringify({ operation, objects: [{ oid: obj.oid, size: obj.size }] }),
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  return (res.json() as { objects: PlannedObject[] }).objects[0]!;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { addUser, createTestApp, type TestApp } from '../helpers/test-app.js';
+import { addUser, batchOne, createTestApp, type TestApp } from '../helpers/test-app.js';
 import { LFS_JSON, randomObject, type TestObject } from '../helpers/content.js';
 
 interface Action {
@@ -23,25 +23,12 @@ describe('basic transfers', () => {
   });
   after(() => t.close());
 
-  async function batch(
+  const batch = (
     operation: 'upload' | 'download',
     obj: TestObject,
     repo = 'alice/assets',
     authorization = alice.authorization,
-  ) {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: `/${repo}.git/info/lfs/objects/batch`,
-      headers: { 'content-type': LFS_JSON, accept: LFS_JSON, authorization },
-      payload: JSON.stringify({ operation, objects: [{ oid: obj.oid, size: obj.size }] }),
-    });
-    assert.equal(res.statusCode, 200, res.body);
-    return res.json().objects[0] as {
-      actions?: Record<string, Action>;
-      error?: { code: number };
-      size: number;
-    };
-  }
+  ) => batchOne(t.app, operation, obj, repo, authorization);
 
   const path = (href: string) => new URL(href).pathname;
 

@@ -19,7 +19,14 @@ import { isNotFound } from '../../src/storage/s3-errors.js';
 import { MAX_PRESIGNED_UPLOAD_SIZE, oidToBase64, S3Store } from '../../src/storage/s3-store.js';
 import { LFS_JSON, randomObject, type TestObject } from '../helpers/content.js';
 import { s3rverClientConfig, startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { addUser, createTestApp, type TestApp } from '../helpers/test-app.js';
+import {
+  addUser,
+  batchOne,
+  createTestApp,
+  type PlannedAction as Action,
+  type PlannedObject,
+  type TestApp,
+} from '../helpers/test-app.js';
 
 // the server under test finds its S3 credentials through the SDK's default chain: the environment
 process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
@@ -29,19 +36,6 @@ process.env.AWS_EC2_METADATA_DISABLED = 'true';
 const TTL = 120;
 const PREFIX = 'lfs/';
 const T = { timeout: 60_000 };
-
-interface Action {
-  href: string;
-  header: Record<string, string>;
-  expires_in: number;
-}
-interface PlannedObject {
-  oid: string;
-  size: number;
-  authenticated?: boolean;
-  actions?: { upload?: Action; download?: Action; verify?: Action };
-  error?: { code: number; message: string };
-}
 
 void describe('direct transfer mode on S3', () => {
   let server: S3rverHandle;
@@ -74,21 +68,12 @@ void describe('direct transfer mode on S3', () => {
     await server?.stop();
   });
 
-  async function batch(
+  const batch = (
     operation: 'upload' | 'download',
     obj: Pick<TestObject, 'oid' | 'size'>,
     repo = 'alice/assets',
     authorization = alice.authorization,
-  ): Promise<PlannedObject> {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: `/${repo}.git/info/lfs/objects/batch`,
-      headers: { 'content-type': LFS_JSON, accept: LFS_JSON, authorization },
-      payload: JSON.stringify({ operation, objects: [{ oid: obj.oid, size: obj.size }] }),
-    });
-    assert.equal(res.statusCode, 200, res.body);
-    return (res.json() as { objects: PlannedObject[] }).objects[0]!;
-  }
+  ) => batchOne(t.app, operation, obj, repo, authorization);
 
   /** POST the verify action as the client does */
   async function verify(planned: PlannedObject, size = planned.size) {

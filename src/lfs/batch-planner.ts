@@ -11,7 +11,7 @@
  * TransferService answers, publishes and links them; objects the store cannot take in one request
  * (over 5 GiB on S3) get lfsd's own upload href as in `proxy`. Downloads are presigned GETs.
  */
-import type { TransferTokens } from '../auth/transfer-token.js';
+import type { TransferScope, TransferTokens } from '../auth/transfer-token.js';
 import type { MetadataStore, Repo } from '../metadata/metadata-store.js';
 import type { ObjectStore, SignedRequest } from '../storage/object-store.js';
 import type { BatchRequest, RequestedObject } from './batch-request.js';
@@ -92,14 +92,11 @@ export class BatchPlanner {
       if (stored?.size === object.size) return { oid: object.oid, size: object.size };
     }
     const scope = { repoPath, oid: object.oid, size: object.size };
-    const verify = this.action(
-      verifyHref(baseUrl, object.oid),
-      this.deps.tokens.issue({ ...scope, operation: 'verify' }),
-    );
+    const verify = this.action(verifyHref(baseUrl, object.oid), { ...scope, operation: 'verify' });
     const direct = repo && (await this.presignUpload(repo, object));
     const upload =
       direct ??
-      this.action(objectHref(baseUrl, object.oid), this.deps.tokens.issue({ ...scope, operation: 'upload' }));
+      this.action(objectHref(baseUrl, object.oid), { ...scope, operation: 'upload' });
     // echo the requested size: the client compares it with its local file (section 2.2)
     return { oid: object.oid, size: object.size, authenticated: true, actions: { upload, verify } };
   }
@@ -129,18 +126,19 @@ export class BatchPlanner {
     if (linkedSize === undefined) {
       return { oid: object.oid, size: object.size, error: { code: 404, message: 'Object does not exist' } };
     }
-    const token = this.deps.tokens.issue({
+    const download = this.action(objectHref(baseUrl, object.oid), {
       oid: object.oid,
       size: linkedSize,
       repoPath,
       operation: 'download',
     });
-    const download = this.action(objectHref(baseUrl, object.oid), token);
     return { oid: object.oid, size: linkedSize, authenticated: true, actions: { download } };
   }
 
-  private action(href: string, token: string): Action {
-    return { href, header: { Authorization: `Bearer ${token}` }, expires_in: this.deps.tokens.ttl };
+  /** lfsd's own href for `scope`, with a transfer token in its header */
+  private action(href: string, scope: TransferScope): Action {
+    const { token, expiresIn } = this.deps.tokens.grant(scope);
+    return { href, header: { Authorization: `Bearer ${token}` }, expires_in: expiresIn };
   }
 
   /** presigned upload into the repository's staging area; never the final key (proof of possession) */

@@ -10,6 +10,7 @@ import { CompiledQuery, Kysely, MysqlDialect, PostgresDialect, SqliteDialect } f
 import { createPool } from 'mysql2';
 import pg from 'pg';
 import type { PoolMeter } from './pool-meter.js';
+import { cachingStatements } from './sqlite-statement-cache.js';
 import type { Database } from './schema.js';
 
 export type DialectName = 'sqlite' | 'postgres' | 'mysql';
@@ -30,7 +31,7 @@ export function createSqliteDb(path: string, meter?: PoolMeter): Kysely<Database
   database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
   database.pragma('synchronous = NORMAL');
   database.pragma('foreign_keys = ON');
-  const dialect = new SqliteDialect({ database });
+  const dialect = new SqliteDialect({ database: cachingStatements(database) });
   return new Kysely<Database>({
     dialect: meter?.wrap(dialect, () => (database.open ? 1 : 0)) ?? dialect,
     log: meter?.log,

@@ -94,9 +94,7 @@ export class BatchPlanner {
     const scope = { repoPath, oid: object.oid, size: object.size };
     const verify = this.action(verifyHref(baseUrl, object.oid), { ...scope, operation: 'verify' });
     const direct = repo && (await this.presignUpload(repo, object));
-    const upload =
-      direct ??
-      this.action(objectHref(baseUrl, object.oid), { ...scope, operation: 'upload' });
+    const upload = direct ?? this.action(objectHref(baseUrl, object.oid), { ...scope, operation: 'upload' });
     // echo the requested size: the client compares it with its local file (section 2.2)
     return { oid: object.oid, size: object.size, authenticated: true, actions: { upload, verify } };
   }

@@ -45,7 +45,8 @@ describe('TransferTokens', () => {
     variants.forEach((v, i) => {
       // the size is carried by the token and answered by verify; the other fields must match
       const opened = tokens.verify(issued[i]!, scope);
-      if (v.size === scope.size) assert.equal(opened, undefined, `token for ${JSON.stringify(v)} opened scope`);
+      if (v.size === scope.size)
+        assert.equal(opened, undefined, `token for ${JSON.stringify(v)} opened scope`);
       else assert.deepEqual(opened, { size: v.size });
       assert.deepEqual(tokens.verify(issued[i]!, v), { size: v.size });
     });

@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { ConfigError, maskedSettings } from '../config/load-settings.js';
 import { createLogger } from '../observability/logger.js';
 import { migrateDatabase } from '../metadata/open-metadata-store.js';
+import { isClusterWorker, joinCluster, runPrimary } from '../server/cluster.js';
 import { exitOnSignals, startServer } from '../server/server.js';
 import { grantCommands, repoCommand, tokenCommand, userCommand } from './admin-commands.js';
 import { lockCommand } from './lock-commands.js';
@@ -18,8 +19,12 @@ addSettingOptions(
   const logger = createLogger(settings.logLevel, {
     pretty: settings.logFormat === 'auto' ? undefined : settings.logFormat === 'pretty',
   });
+  if (settings.workers > 1 && !isClusterWorker()) {
+    process.exit(await runPrimary(settings, logger));
+  }
   const server = await startServer(settings, logger);
-  exitOnSignals(server, logger);
+  const drainAndExit = exitOnSignals(server, logger);
+  if (isClusterWorker()) joinCluster(server.deps.metrics, drainAndExit);
 });
 
 addSettingOptions(

@@ -74,6 +74,11 @@ export const settingsSchema = z.strictObject({
    * must not hold a temp file and a socket forever (git-lfs itself gives up after 30 s)
    */
   idleTimeout: int(1).default(120),
+  /**
+   * server processes on this machine (one Node process answers on one core): with more than one,
+   * a primary process starts them on the shared listening socket and replaces any that dies
+   */
+  workers: int(1, 256).default(1),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

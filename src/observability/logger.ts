@@ -5,7 +5,8 @@ export function createLogger(level: string, options: { pretty?: boolean } = {}):
   const pretty = options.pretty ?? process.stdout.isTTY === true;
   return pino({
     level,
-    base: { service: 'lfsd' },
+    // the pid tells the processes of a cluster (`workers` > 1) apart
+    base: { service: 'lfsd', pid: process.pid },
     redact: { paths: ['req.headers.authorization', 'headers.authorization'], censor: '***' },
     ...(pretty ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:standard' } } } : {}),
   });

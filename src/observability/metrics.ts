@@ -115,6 +115,7 @@ export class LfsdMetrics {
     name: 'lfsd_draining',
     help: '1 once shutdown began (readiness false, in-flight transfers finishing), else 0',
     registers: [this.registry],
+    aggregator: 'max', // over the workers of a cluster (cluster.ts)
   });
 
   #pool: { dialect: string; max: number; stats: () => PoolStats | undefined } | undefined;
@@ -183,9 +184,17 @@ export class LfsdMetrics {
     for (const [outcome, count] of counts) this.batchObjects.inc({ operation, outcome }, count);
   }
 
+  #renderText: (() => Promise<string>) | undefined;
+
+  /** in a cluster worker (server/cluster.ts): render the whole cluster's metrics, not this process's */
+  renderWith(renderText: () => Promise<string>): void {
+    this.#renderText = renderText;
+  }
+
   /** Prometheus text exposition of every metric */
   async render(): Promise<{ contentType: string; body: string }> {
-    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+    const body = await (this.#renderText ? this.#renderText() : this.registry.metrics());
+    return { contentType: this.registry.contentType, body };
   }
 }
 

@@ -164,16 +164,13 @@ async function transfersInFlight(deps: BuiltDeps): Promise<number> {
   return metric.values.reduce((sum, v) => sum + v.value, 0);
 }
 
-/** Drain and exit 0 on the first SIGTERM/SIGINT; exit at once on the second. */
-export function exitOnSignals(server: RunningServer, logger: Logger): void {
+/**
+ * Drain and exit 0 on the first SIGTERM/SIGINT; exit at once on the second. Returns the
+ * drain-and-exit step for other triggers (a cluster primary's word); running it twice is harmless.
+ */
+export function exitOnSignals(server: RunningServer, logger: Logger): () => void {
   let received = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    received++;
-    if (received > 1) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(128 + (constants.signals[signal] ?? 0));
-    }
-    logger.info({ signal }, 'shutting down');
+  const drainAndExit = () => {
     server.close().then(
       () => process.exit(0),
       (err: unknown) => {
@@ -182,6 +179,16 @@ export function exitOnSignals(server: RunningServer, logger: Logger): void {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    received++;
+    if (received > 1) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(128 + (constants.signals[signal] ?? 0));
+    }
+    logger.info({ signal }, 'shutting down');
+    drainAndExit();
+  };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  return drainAndExit;
 }

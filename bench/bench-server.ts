@@ -1,30 +1,41 @@
 /**
  * lfsd for the batch-planning figure, run as a child process by bench/run.ts: the production app
- * (`buildApp(deps)` over `buildDeps`, exactly what `lfsd serve` builds) plus two routes that exist
- * only here, registered before it listens:
- *   POST /__bench/canned  stores a JSON body (a real batch answer)
+ * (`buildApp(deps)` over `buildDeps`, exactly what `lfsd serve` builds, with `workers` processes
+ * as `lfsd serve --workers` runs them) plus two routes that exist only here:
+ *   POST /__bench/canned  stores a JSON body (a real batch answer) in the data dir
  *   POST /__bench/json    the trivial baseline: parses the request body like the batch route
  *                         and returns the stored answer, serialized again, with no auth, no
  *                         database and no planning
- * Usage: node dist/bench/bench-server.js <data-dir>; prints `{"benchServer":"http://..."}`.
+ * Usage: node dist/bench/bench-server.js <data-dir> [workers]; prints `{"benchServer":"http://..."}`
+ * (every worker does; they share the port).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { loadSettings } from '../src/config/load-settings.js';
 import { buildApp } from '../src/http/app.js';
 import { createLogger } from '../src/observability/logger.js';
 import { buildDeps, publicUrlOf } from '../src/server/build-deps.js';
+import { isClusterWorker, joinCluster, runPrimary } from '../src/server/cluster.js';
 
 const LFS_JSON = 'application/vnd.git-lfs+json';
 
 async function main() {
   const dataDir = process.argv[2];
-  if (!dataDir) throw new Error('usage: bench-server <data-dir>');
-  const settings = loadSettings({ flags: { dataDir, listen: '127.0.0.1:0', logLevel: 'info' }, env: {} });
+  if (!dataDir) throw new Error('usage: bench-server <data-dir> [workers]');
+  const workers = Number(process.argv[3] ?? 1);
+  const settings = loadSettings({
+    flags: { dataDir, listen: '127.0.0.1:0', logLevel: 'info', workers },
+    env: {},
+  });
   const logger = createLogger(settings.logLevel, { pretty: false });
+  if (settings.workers > 1 && !isClusterWorker()) process.exit(await runPrimary(settings, logger));
+
   const deps = await buildDeps(settings, logger, publicUrlOf(settings));
   const app = buildApp(deps);
-
-  let canned: unknown = {};
+  // the canned answer lives in a file so that every worker serves it, whichever one stored it
+  const cannedFile = join(dataDir, 'bench-canned.json');
+  let canned: unknown;
   void app.register(async (bench) => {
     bench.removeAllContentTypeParsers();
     bench.addContentTypeParser(
@@ -39,10 +50,14 @@ async function main() {
       },
     );
     bench.post('/__bench/canned', async (request, reply) => {
+      writeFileSync(cannedFile, JSON.stringify(request.body));
       canned = request.body;
       return reply.code(204).send();
     });
-    bench.post('/__bench/json', async (_request, reply) => reply.code(200).type(LFS_JSON).send(canned));
+    bench.post('/__bench/json', async (_request, reply) => {
+      canned ??= JSON.parse(readFileSync(cannedFile, 'utf8'));
+      return reply.code(200).type(LFS_JSON).send(canned);
+    });
   });
 
   await app.listen({ host: '127.0.0.1', port: 0 });
@@ -58,6 +73,7 @@ async function main() {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  if (isClusterWorker()) joinCluster(deps.metrics, stop);
 }
 
 main().catch((err: unknown) => {

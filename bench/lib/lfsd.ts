@@ -153,10 +153,14 @@ export function startServe(
   );
 }
 
-/** bench/bench-server.ts: the production app plus the trivial JSON route. */
-export function startBenchServer(dataDir: string, nodeArgs?: string[]): Promise<ServeProcess> {
+/** bench/bench-server.ts: the production app plus the trivial JSON route, in `workers` processes. */
+export function startBenchServer(
+  dataDir: string,
+  workers: number,
+  nodeArgs?: string[],
+): Promise<ServeProcess> {
   return spawnServer(
-    [BENCH_SERVER, dataDir],
+    [BENCH_SERVER, dataDir, String(workers)],
     { nodeArgs },
     (entry) => entry.benchServer as string | undefined,
   );

@@ -53,10 +53,22 @@ export function sampleRss(pid: number, intervalMs = 20): { stop(): { maxSampled:
   };
 }
 
-/** CPU time (user + system) the process has used so far, in ms (10 ms resolution). */
+/**
+ * CPU time (user + system) the process and its live child processes (the workers of an
+ * `lfsd serve --workers N`) have used so far, in ms (10 ms resolution).
+ */
 export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticksPerSecond = 100; // USER_HZ on Linux
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  const own = ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  return own + childPids(pid).reduce((sum, child) => sum + cpuMs(child), 0);
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return []; // gone, or a kernel without the children file
+  }
 }

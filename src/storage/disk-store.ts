@@ -11,15 +11,8 @@ import {
   StoreError,
   isValidOid,
 } from './object-store.js';
+import { READ_POOL_BUFFERS, ReadBudget } from './read-budget.js';
 
-/**
- * Read chunk size of a download. In the bench (bench/), 512 KiB moved bytes as fast and with as
- * little CPU as 1 MiB, and 8 concurrent downloads grew the server's RSS by about 10 MB instead
- * of 25 MB; 256 KiB cost more CPU per GB.
- */
-const READ_CHUNK_BYTES = 512 * 1024;
-/** buffers a download reuses when its consumer recycles chunks (FileBody); two in practice */
-const READ_POOL_BUFFERS = 4;
 /**
  * Bytes gathered per `writev` of an upload; two batches at most are held per upload. 256 KiB
  * uploads as fast as 1 MiB did, and 8 concurrent uploads grew the RSS by about 36 MB, not 61.
@@ -48,6 +41,8 @@ export class DiskStore implements ObjectStore {
   readonly root: string;
   private readonly objectsDir: string;
   private readonly tmpDir: string;
+  /** read chunk sizes of the downloads in progress (read-budget.ts) */
+  readonly readBudget = new ReadBudget();
 
   constructor(options: DiskStoreOptions) {
     this.root = options.root;
@@ -85,7 +80,9 @@ export class DiskStore implements ObjectStore {
       const { size } = await handle.stat();
       const { start, end } = resolveRange(options.range, size);
       // the stream owns the handle from here: it closes it at its end or when destroyed
-      const body = new FileBody(handle, start, end ?? size - 1);
+      const last = end ?? size - 1;
+      const chunkBytes = this.readBudget.reserve(last + 1 - start);
+      const body = new FileBody(handle, start, last, chunkBytes, () => this.readBudget.release(chunkBytes));
       if (options.signal) addAbortSignal(options.signal, body);
       return { size, body };
     } catch (err) {
@@ -179,7 +176,8 @@ export class DiskStore implements ObjectStore {
 }
 
 /**
- * The bytes `start`..`end` (inclusive) of an open file, read in chunks of READ_CHUNK_BYTES.
+ * The bytes `start`..`end` (inclusive) of an open file, read in chunks of the size the store's
+ * ReadBudget grants it.
  *
  * Fresh buffers for every chunk cost about as much CPU as the read itself (the kernel maps and
  * zeroes new pages for each one, and the garbage collector frees them again). So a consumer that
@@ -201,8 +199,11 @@ export class FileBody extends Readable {
     private readonly handle: FileHandle,
     start: number,
     end: number,
+    private readonly chunkBytes: number,
+    /** called once, when the stream is destroyed (at its end, too) */
+    private readonly onDestroy: () => void = () => {},
   ) {
-    super({ highWaterMark: READ_CHUNK_BYTES });
+    super({ highWaterMark: chunkBytes });
     this.position = start;
     this.end = end + 1;
   }
@@ -216,7 +217,7 @@ export class FileBody extends Readable {
   }
 
   override _read(): void {
-    const length = Math.min(READ_CHUNK_BYTES, this.end - this.position);
+    const length = Math.min(this.chunkBytes, this.end - this.position);
     if (length <= 0) {
       this.push(null);
       return;
@@ -224,7 +225,7 @@ export class FileBody extends Readable {
     let buffer = this.free.pop();
     const fromPool = buffer !== undefined || this.pooled < READ_POOL_BUFFERS;
     if (!buffer) {
-      buffer = Buffer.allocUnsafeSlow(READ_CHUNK_BYTES);
+      buffer = Buffer.allocUnsafeSlow(this.chunkBytes);
       if (fromPool) this.pooled++;
     }
     const target = buffer;
@@ -243,6 +244,7 @@ export class FileBody extends Readable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.free.length = 0;
+    this.onDestroy();
     this.handle.close().then(
       () => callback(error),
       (closeError: unknown) => callback(error ?? (closeError as Error)),

@@ -176,4 +176,44 @@ void describe('DiskStore', () => {
     assert.deepEqual(await store.stat(oid), { size });
     await store.delete(oid);
   });
+
+  void it('downloads share a read budget: a lone one reads big chunks, and every one gives its share back', async () => {
+    const content = pseudoRandomBytes('budget', 5 * MiB + 123);
+    const oid = sha256(content);
+    await store.put(oid, content.length, bodyOf(content));
+    const chunkSizes = async (body: NodeJS.ReadableStream) => {
+      const sizes: number[] = [];
+      const chunks: Buffer[] = [];
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        sizes.push(chunk.length);
+        chunks.push(chunk);
+      }
+      return { sizes, bytes: Buffer.concat(chunks) };
+    };
+    assert.equal(disk.readBudget.inUse, 0);
+    const first = await disk.get(oid);
+    const second = await disk.get(oid);
+    assert.ok(first && second);
+    assert.ok(disk.readBudget.inUse > 0);
+    const [a, b] = await Promise.all([chunkSizes(first.body), chunkSizes(second.body)]);
+    assert.ok(a.bytes.equals(content) && b.bytes.equals(content), 'both downloads read the object');
+    assert.equal(Math.max(...a.sizes), 2 * MiB, 'the first download reads 2 MiB chunks');
+    assert.equal(
+      Math.max(...b.sizes),
+      512 * 1024,
+      'the second one, while the first holds the budget, 512 KiB',
+    );
+    assert.equal(disk.readBudget.inUse, 0, 'both gave their share back at the end');
+
+    // a download destroyed half way (a client gone) gives its share back too, and so does a range
+    const cut = await disk.get(oid);
+    cut!.body.once('data', () => cut!.body.destroy());
+    await new Promise((resolve) => cut!.body.once('close', resolve));
+    const range = await disk.get(oid, { range: { start: 10, end: 20 } });
+    const ranged = await chunkSizes(range!.body);
+    assert.deepEqual(ranged.sizes, [11]);
+    assert.ok(ranged.bytes.equals(content.subarray(10, 21)));
+    assert.equal(disk.readBudget.inUse, 0);
+    await store.delete(oid);
+  });
 });

@@ -82,6 +82,19 @@ export interface PlannedObject {
   error?: { code: number; message: string };
 }
 
+/**
+ * The verify action a batch would hand out with an upload in direct mode: lfsd's verify href with
+ * a verify token of this server. In proxy mode batches offer no verify (the PUT links the
+ * object), but the endpoint answers the same, and tests call it through this.
+ */
+export function verifyAction(t: TestApp, repo: string, obj: { oid: string; size: number }): PlannedAction {
+  const token = t.deps.tokens.issue({ operation: 'verify', repoPath: repo, oid: obj.oid, size: obj.size });
+  return {
+    href: `${t.deps.publicUrl}/${repo}.git/info/lfs/objects/${obj.oid}/verify`,
+    header: { Authorization: `Bearer ${token}` },
+  };
+}
+
 /** A one-object batch request through `app.inject()`; asserts 200 and returns the object's answer. */
 export async function batchOne(
   app: FastifyInstance,

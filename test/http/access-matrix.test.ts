@@ -12,7 +12,7 @@ import type { Permission, Repo } from '../../src/metadata/metadata-store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { buildDeps } from '../../src/server/build-deps.js';
 import { LFS_JSON, randomObject, type TestObject } from '../helpers/content.js';
-import { addUser, basicAuth, createTestApp, type TestApp } from '../helpers/test-app.js';
+import { addUser, basicAuth, createTestApp, verifyAction, type TestApp } from '../helpers/test-app.js';
 
 type Level = 'anonymous' | 'bad-credentials' | 'none' | Permission;
 type Operation =
@@ -215,7 +215,8 @@ describe('access matrix', () => {
         return res;
       }
       case 'verify': {
-        // The whole upload a client makes: batch, PUT and verify with the hrefs handed out. A caller
+        // The whole upload a client makes: batch, PUT with the href handed out, and verify with
+        // the verify token this server would hand out (it offers none in proxy mode). A caller
         // refused at the batch gets no href; its own credentials must not open the verify endpoint.
         const obj = randomObject(32);
         const planned = await post(caller, `${base(repo)}/objects/batch`, {
@@ -231,7 +232,7 @@ describe('access matrix', () => {
           assertLfsAnswer(own, 'verify with own credentials');
           return planned;
         }
-        return uploadAndVerify(planned, obj);
+        return uploadAndVerify(planned, obj, repo.path);
       }
       case 'lock create': {
         const path = `files/created-${++lockCounter}.psd`;
@@ -299,13 +300,15 @@ describe('access matrix', () => {
     }
   }
 
-  async function uploadAndVerify(planned: Response, obj: TestObject): Promise<Response> {
+  async function uploadAndVerify(planned: Response, obj: TestObject, repoPath: string): Promise<Response> {
     const [o] = (
       planned.json() as {
         objects: Array<{ actions: Record<string, { href: string; header: Record<string, string> }> }>;
       }
     ).objects;
-    const { upload, verify } = o!.actions;
+    const { upload } = o!.actions;
+    assert.equal(o!.actions.verify, undefined, 'proxy mode offers no verify');
+    const verify = verifyAction(t, repoPath, obj);
     const put = await t.app.inject({
       method: 'PUT',
       url: new URL(upload!.href).pathname,
@@ -315,8 +318,8 @@ describe('access matrix', () => {
     assert.equal(put.statusCode, 200, put.body);
     return t.app.inject({
       method: 'POST',
-      url: new URL(verify!.href).pathname,
-      headers: { ...verify!.header, accept: LFS_JSON, 'content-type': LFS_JSON },
+      url: new URL(verify.href).pathname,
+      headers: { ...verify.header, accept: LFS_JSON, 'content-type': LFS_JSON },
       payload: JSON.stringify({ oid: obj.oid, size: obj.size }),
     });
   }
@@ -427,9 +430,9 @@ describe('access matrix', () => {
         });
         assert.equal(put.statusCode, 200);
       }
-      const planned = await batch('tess/one', 'upload', randomObject(5));
-      upload = planned.upload!;
-      verify = planned.verify!;
+      const fresh = randomObject(5);
+      upload = (await batch('tess/one', 'upload', fresh)).upload!;
+      verify = verifyAction(t, 'tess/one', fresh);
       download = (await batch('tess/one', 'download', obj)).download!;
     });
 

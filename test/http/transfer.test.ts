@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { addUser, batchOne, createTestApp, type TestApp } from '../helpers/test-app.js';
+import { addUser, batchOne, createTestApp, verifyAction, type TestApp } from '../helpers/test-app.js';
 import { LFS_JSON, randomObject, type TestObject } from '../helpers/content.js';
 
 interface Action {
@@ -57,10 +57,12 @@ describe('basic transfers', () => {
       payload: obj.content,
     });
     assert.equal(put.statusCode, 200, put.body);
+    assert.equal(planned.actions!.verify, undefined, 'proxy mode: no verify action');
+    const verifying = verifyAction(t, 'alice/assets', obj);
     const verify = await t.app.inject({
       method: 'POST',
-      url: path(planned.actions!.verify!.href),
-      headers: { ...planned.actions!.verify!.header, 'content-type': LFS_JSON, accept: LFS_JSON },
+      url: path(verifying.href),
+      headers: { ...verifying.header, 'content-type': LFS_JSON, accept: LFS_JSON },
       payload: JSON.stringify({ oid: obj.oid, size: obj.size }),
     });
     assert.equal(verify.statusCode, 200);
@@ -173,11 +175,12 @@ describe('basic transfers', () => {
   it('answers verify 404 for an object never uploaded and 422 for a wrong size', async () => {
     const obj = randomObject(10);
     const planned = await batch('upload', obj);
+    const verifying = verifyAction(t, 'alice/assets', obj);
     const verify = (size: number) =>
       t.app.inject({
         method: 'POST',
-        url: path(planned.actions!.verify!.href),
-        headers: { ...planned.actions!.verify!.header, 'content-type': LFS_JSON },
+        url: path(verifying.href),
+        headers: { ...verifying.header, 'content-type': LFS_JSON },
         payload: JSON.stringify({ oid: obj.oid, size }),
       });
     assert.equal((await verify(10)).statusCode, 404);

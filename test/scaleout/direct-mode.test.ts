@@ -26,6 +26,7 @@ import {
   type PlannedAction as Action,
   type PlannedObject,
   type TestApp,
+  verifyAction,
 } from '../helpers/test-app.js';
 
 // the server under test finds its S3 credentials through the SDK's default chain: the environment
@@ -137,9 +138,9 @@ void describe('direct transfer mode on S3', () => {
       assert.ok(![...q.keys()].some((k) => k.toLowerCase().startsWith('x-amz-checksum')));
       assert.deepEqual(upload.header, { 'x-amz-checksum-sha256': oidToBase64(obj.oid) });
       // the verify action is lfsd's, authorised by a transfer token
-      const verifyAction = planned.actions!.verify!;
-      assert.equal(new URL(verifyAction.href).origin, 'http://lfsd.test');
-      assert.match(verifyAction.header.Authorization!, /^Bearer \S+$/);
+      const verifying = planned.actions!.verify!;
+      assert.equal(new URL(verifying.href).origin, 'http://lfsd.test');
+      assert.match(verifying.header.Authorization!, /^Bearer \S+$/);
 
       // another repository gets another staging key for the same oid
       const other = await batch('upload', obj, 'bob/assets', bob.authorization);
@@ -308,7 +309,7 @@ void describe('direct transfer mode on S3', () => {
     const upload = planned.actions!.upload!;
     assert.equal(new URL(upload.href).origin, 'http://lfsd.test');
     assert.match(upload.header.Authorization!, /^Bearer /);
-    assert.ok(planned.actions!.verify);
+    assert.equal(planned.actions!.verify, undefined, 'the PUT through lfsd links: no verify');
     const atLimit = await batch('upload', { oid: 'cd'.repeat(32), size: MAX_PRESIGNED_UPLOAD_SIZE });
     assert.equal(new URL(atLimit.actions!.upload!.href).origin, server.endpoint);
   });
@@ -344,6 +345,7 @@ void describe('proxy transfer mode on S3', () => {
     });
     const planned = (res.json() as { objects: PlannedObject[] }).objects[0]!;
     assert.equal(new URL(planned.actions!.upload!.href).origin, 'http://lfsd.test');
+    assert.equal(planned.actions!.verify, undefined);
     // a staged object (as a direct-mode upload would leave) is ignored by proxy mode's verify
     const staged = await t.deps.store.presignStagedUpload!(
       stagingScope((await t.deps.metadata.findRepo('alice/assets'))!),
@@ -353,7 +355,7 @@ void describe('proxy transfer mode on S3', () => {
     );
     const put = await fetch(staged!.href, { method: 'PUT', headers: staged!.header, body: obj.content });
     assert.equal(put.status, 200);
-    const verify = planned.actions!.verify!;
+    const verify = verifyAction(t, 'alice/assets', obj);
     const verified = await t.app.inject({
       method: 'POST',
       url: new URL(verify.href).pathname,

@@ -1,6 +1,6 @@
 /**
  * Figures 1-3 on one object of `bigSize` bytes:
- *   1. upload through batch + PUT (+ verify when offered) vs  a raw write of the same bytes to the same disk,
+ *   1. upload through batch + PUT            vs  a raw write of the same bytes to the same disk,
  *                                                fsync at the end
  *   2. download through batch + GET          vs  the static server (nginx sendfile) on the same file
  *   3. Range GET of the last `rangeSize`     vs  the same Range from the static server

@@ -31,6 +31,7 @@ async function main() {
   const logger = createLogger(settings.logLevel, { pretty: false });
   if (settings.workers > 1 && !isClusterWorker()) process.exit(await runPrimary(settings, logger));
 
+  const cluster = isClusterWorker() ? joinCluster() : undefined;
   const deps = await buildDeps(settings, logger, publicUrlOf(settings));
   const app = buildApp(deps);
   // the canned answer lives in a file so that every worker serves it, whichever one stored it
@@ -73,7 +74,7 @@ async function main() {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
-  if (isClusterWorker()) joinCluster(deps.metrics, stop);
+  cluster?.serving(deps.metrics, stop);
 }
 
 main().catch((err: unknown) => {

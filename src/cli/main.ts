@@ -22,9 +22,10 @@ addSettingOptions(
   if (settings.workers > 1 && !isClusterWorker()) {
     process.exit(await runPrimary(settings, logger));
   }
+  const cluster = isClusterWorker() ? joinCluster() : undefined;
   const server = await startServer(settings, logger);
   const drainAndExit = exitOnSignals(server, logger);
-  if (isClusterWorker()) joinCluster(server.deps.metrics, drainAndExit);
+  cluster?.serving(server.deps.metrics, drainAndExit);
 });
 
 addSettingOptions(

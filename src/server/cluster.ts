@@ -54,6 +54,8 @@ export async function runPrimary(settings: Settings, logger: Logger): Promise<nu
   const aggregator = new AggregatorRegistry();
   const live = new Set<Worker>();
   const started = new Set<Worker>();
+  /** workers stopped by a signal because they had not started serving yet */
+  const stoppedEarly = new Set<Worker>();
   const restarts: number[] = [];
   let shuttingDown = false;
   let exitCode = 0;
@@ -77,19 +79,28 @@ export async function runPrimary(settings: Settings, logger: Logger): Promise<nu
 
   const shutdown = () => {
     shuttingDown = true;
-    // a message rather than a signal: on Ctrl-C the terminal already sent SIGINT to every worker,
-    // and a second signal would make a worker exit at once instead of draining
-    for (const worker of live) if (worker.isConnected()) worker.send({ type: SHUTDOWN });
+    for (const worker of live) {
+      if (started.has(worker)) {
+        // a message rather than a signal: on Ctrl-C the terminal already sent SIGINT to every
+        // worker, and a second signal would make a worker exit at once instead of draining
+        if (worker.isConnected()) worker.send({ type: SHUTDOWN });
+      } else {
+        // still starting, perhaps not yet listening for messages: nothing to drain
+        stoppedEarly.add(worker);
+        worker.process.kill('SIGTERM');
+      }
+    }
   };
 
   const done = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, signal) => {
       live.delete(worker);
       const wasStarted = started.delete(worker);
+      const stopped = stoppedEarly.delete(worker);
       const alive = live.size;
       if (shuttingDown) {
         // a worker that failed to drain cleanly fails the whole shutdown
-        if (code !== 0 || signal) exitCode = 1;
+        if ((code !== 0 || signal) && !stopped) exitCode = 1;
         logger.info({ worker: worker.process.pid, code, signal, remaining: alive }, 'worker exited');
         if (alive === 0) resolve(exitCode);
         return;
@@ -132,35 +143,44 @@ export async function runPrimary(settings: Settings, logger: Logger): Promise<nu
 }
 
 /**
- * In a worker: answer the primary's requests for this worker's metrics, make `/metrics` render
- * the whole cluster's (any worker may get the scrape), and drain on the primary's word or when
- * the primary is gone.
+ * In a worker, before its server starts: listen to the primary at once, so that a shutdown it
+ * asks for while this worker is still starting is not lost (the worker then just exits: it serves
+ * nothing yet). Call `serving` once the server listens: from then on `/metrics` renders the whole
+ * cluster (any worker may get the scrape), and the primary's word, or its disappearance, drains
+ * this worker.
  */
-export function joinCluster(metrics: LfsdMetrics, drainAndExit: () => void): void {
-  new AggregatorRegistry(); // installs the worker's answer to the primary's metrics requests
-  AggregatorRegistry.setRegistries([metrics.registry]);
-  let nextId = 0;
+export function joinCluster(): { serving(metrics: LfsdMetrics, drainAndExit: () => void): void } {
+  let drain: (() => void) | undefined;
+  const stop = () => (drain ? drain() : process.exit(0));
   const pending = new Map<number, (answer: MetricsAnswer) => void>();
   process.on('message', (message: MetricsAnswer | { type: typeof SHUTDOWN }) => {
-    if (message?.type === SHUTDOWN) drainAndExit();
+    if (message?.type === SHUTDOWN) stop();
     if (message?.type === METRICS_ANSWER) pending.get(message.id)?.(message);
   });
-  process.on('disconnect', drainAndExit);
-  metrics.renderWith(
-    () =>
-      new Promise<string>((resolve, reject) => {
-        const id = nextId++;
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error('the cluster primary did not answer for metrics'));
-        }, 10_000);
-        pending.set(id, (answer) => {
-          clearTimeout(timer);
-          pending.delete(id);
-          if (answer.body !== undefined) resolve(answer.body);
-          else reject(new Error(answer.error ?? 'no metrics'));
-        });
-        process.send?.({ type: METRICS_REQUEST, id } satisfies MetricsRequest);
-      }),
-  );
+  process.on('disconnect', stop);
+  return {
+    serving(metrics, drainAndExit) {
+      drain = drainAndExit;
+      new AggregatorRegistry(); // installs the worker's answer to the primary's metrics requests
+      AggregatorRegistry.setRegistries([metrics.registry]);
+      let nextId = 0;
+      metrics.renderWith(
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const id = nextId++;
+            const timer = setTimeout(() => {
+              pending.delete(id);
+              reject(new Error('the cluster primary did not answer for metrics'));
+            }, 10_000);
+            pending.set(id, (answer) => {
+              clearTimeout(timer);
+              pending.delete(id);
+              if (answer.body !== undefined) resolve(answer.body);
+              else reject(new Error(answer.error ?? 'no metrics'));
+            });
+            process.send?.({ type: METRICS_REQUEST, id } satisfies MetricsRequest);
+          }),
+      );
+    },
+  };
 }

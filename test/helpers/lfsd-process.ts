@@ -14,6 +14,11 @@ const CLI = fileURLToPath(
 );
 const NODE_ARGS = fromSource ? ['--import', 'tsx', CLI] : [CLI];
 
+/** node's arguments that run the lfsd command line (add the command and its options) */
+export function lfsdNodeArgs(): string[] {
+  return [...NODE_ARGS];
+}
+
 export interface LogLine {
   msg?: string;
   method?: string;

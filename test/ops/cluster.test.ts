@@ -3,16 +3,19 @@
 // worker; a worker that dies is replaced; SIGTERM drains every worker and the primary exits 0; a
 // worker that cannot start stops the cluster instead of restarting forever.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LFS_JSON, randomObject } from '../helpers/content.js';
-import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
+import { lfsdAdmin, lfsdNodeArgs, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 
 const PASSWORD = 'correct horse battery';
 const AUTH = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
@@ -188,4 +191,45 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
       taken.close();
     }
   });
+
+  it('SIGTERM while the workers are still starting stops them all and exits 0', async () => {
+    const child = spawn(
+      process.execPath,
+      [...lfsdNodeArgs(), 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--workers', '2'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      // the primary's first line: the workers are forked right after it
+      await new Promise<void>((resolve, reject) => {
+        createInterface({ input: child.stdout! }).on('line', (line) => {
+          if (line.includes('lfsd starting workers')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+      });
+      child.kill('SIGTERM');
+      const [code] = (await once(child, 'exit')) as [number | null];
+      assert.equal(code, 0);
+      await waitFor('no worker left', () => childPids(child.pid!).length === 0, 10_000);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
 });
+
+/** processes whose parent is `pid` (the workers of a primary), from /proc */
+function childPids(pid: number): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (parent === pid) found.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}

@@ -21,20 +21,21 @@ export interface IssuedToken {
   expiresIn: number;
 }
 
-/** at most this many signatures remembered for the current expiry step */
+/** at most this many tokens remembered for the current expiry step */
 const MAX_REMEMBERED = 50_000;
 
 export class TransferTokens {
   /**
    * Expiries are rounded up to a step of 1/60 of the TTL (one minute for the default hour), so a
    * token lives between the TTL and 1.7% longer. Within one step the token for a scope is always
-   * the same string, so signatures are remembered: clients fetching the same objects (CI jobs
-   * cloning one repository) cost one HMAC per object per step instead of one per batch entry,
-   * which was the largest cost of planning a batch.
+   * the same string, so tokens are remembered: clients fetching the same objects (CI jobs cloning
+   * one repository) cost one HMAC per object per step instead of one per batch entry, which was
+   * the largest cost of planning a batch.
    */
   private readonly stepSeconds: number;
-  private signatures = new Map<string, string>();
-  private signaturesExpiry = 0;
+  /** signed text (scope and expiry) -> token, for the current step */
+  private tokens = new Map<string, string>();
+  private tokensExpiry = 0;
 
   constructor(
     private readonly secret: string,
@@ -56,10 +57,7 @@ export class TransferTokens {
     const nowSeconds = this.now() / 1000;
     const step = this.stepSeconds;
     const expiry = Math.ceil((nowSeconds + this.ttlSeconds) / step) * step;
-    return {
-      token: `${expiry}.${scope.size}.${this.rememberedSignature(scope, expiry)}`,
-      expiresIn: Math.floor(expiry - nowSeconds),
-    };
+    return { token: this.rememberedToken(scope, expiry), expiresIn: Math.floor(expiry - nowSeconds) };
   }
 
   /** The size the token was issued for, or undefined when it is invalid, expired or for another scope. */
@@ -74,19 +72,19 @@ export class TransferTokens {
     return given.length === expected.length && timingSafeEqual(given, expected) ? { size } : undefined;
   }
 
-  private rememberedSignature(scope: TransferScope, expiry: number): string {
-    if (expiry !== this.signaturesExpiry || this.signatures.size >= MAX_REMEMBERED) {
-      // a new step makes every remembered signature useless: forget them all at once
-      this.signatures = new Map();
-      this.signaturesExpiry = expiry;
+  private rememberedToken(scope: TransferScope, expiry: number): string {
+    if (expiry !== this.tokensExpiry || this.tokens.size >= MAX_REMEMBERED) {
+      // a new step makes every remembered token useless: forget them all at once
+      this.tokens = new Map();
+      this.tokensExpiry = expiry;
     }
     const text = signedText(scope, expiry);
-    let signature = this.signatures.get(text);
-    if (signature === undefined) {
-      signature = this.sign(text);
-      this.signatures.set(text, signature);
+    let token = this.tokens.get(text);
+    if (token === undefined) {
+      token = `${expiry}.${scope.size}.${this.sign(text)}`;
+      this.tokens.set(text, token);
     }
-    return signature;
+    return token;
   }
 
   private sign(text: string): string {

@@ -27,10 +27,12 @@ export function createSqliteDb(path: string, meter?: PoolMeter): Kysely<Database
   const database = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
   // WAL lets readers run beside the one writer, also across processes; NORMAL sync is durable
   // across process crashes in WAL mode (only an OS crash may lose the last commits).
-  database.pragma('journal_mode = WAL');
-  database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
-  database.pragma('synchronous = NORMAL');
-  database.pragma('foreign_keys = ON');
+  // exec, not pragma(): pragma() prepares a statement that would be left to the garbage collector
+  // (see sqlite-statement-cache.ts for why none may be)
+  database.exec('PRAGMA journal_mode = WAL');
+  database.exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  database.exec('PRAGMA synchronous = NORMAL');
+  database.exec('PRAGMA foreign_keys = ON');
   const dialect = new SqliteDialect({ database: cachingStatements(database) });
   return new Kysely<Database>({
     dialect: meter?.wrap(dialect, () => (database.open ? 1 : 0)) ?? dialect,

@@ -1,11 +1,20 @@
 /**
- * Kysely's SQLite driver prepares every query's SQL again on each call; preparing cost about as
- * much as running the batch route's 100-oid lookup. lfsd issues a small set of distinct SQL
- * strings (Kysely compiles the same query shape to the same text, with values as parameters), so
- * the database handed to Kysely keeps the most recently used prepared statements.
+ * The better-sqlite3 database that Kysely gets: it prepares each SQL text once, and it keeps every
+ * database and statement referenced until the process exits.
  *
- * Reusing a statement is safe here: Kysely's SQLite driver runs one query at a time on its single
- * connection, so a statement is never executing twice at once.
+ * Why once: Kysely's SQLite driver prepares every query's SQL again on each call, and preparing
+ * cost about as much as running the batch route's 100-oid lookup. lfsd issues a bounded set of SQL
+ * texts (Kysely compiles values to parameters; the one variable shape is the IN list of up to 500
+ * oids of a linked-objects lookup), so the statements are simply all kept.
+ *
+ * Why until exit: on Node.js 24.19 and later, a better-sqlite3 12 Database or Statement finalized by
+ * a garbage collection that runs outside JavaScript (an idle GC) aborts the process ("Assertion
+ * failed: (env) != nullptr" in node::RemoveEnvironmentCleanupHook; better-sqlite3 13 fixes it but
+ * does not run on Node 20). Objects still referenced at exit are destroyed by Node's own cleanup,
+ * which is safe. lfsd opens one database per process, so this keeps next to nothing alive.
+ *
+ * Reusing a statement is safe: Kysely's SQLite driver runs one query at a time on its single
+ * connection, so a statement never executes twice at once.
  */
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
 
@@ -14,23 +23,22 @@ export interface PreparingDatabase {
   prepare(sql: string): SqliteStatement;
 }
 
-export function cachingStatements(database: PreparingDatabase, capacity = 256): SqliteDatabase {
-  // a Map iterates in insertion order: re-inserting on use keeps the least recently used first
+/** databases and statement maps that must outlive their use (see above) */
+const retainedUntilExit: object[] = [];
+
+export function cachingStatements(database: PreparingDatabase): SqliteDatabase {
   const statements = new Map<string, SqliteStatement>();
+  retainedUntilExit.push(database, statements);
   return {
     close: () => {
-      statements.clear();
       database.close();
     },
     prepare: (sql) => {
       let statement = statements.get(sql);
-      if (statement) {
-        statements.delete(sql);
-      } else {
+      if (!statement) {
         statement = database.prepare(sql);
-        if (statements.size >= capacity) statements.delete(statements.keys().next().value as string);
+        statements.set(sql, statement);
       }
-      statements.set(sql, statement);
       return statement;
     },
   };

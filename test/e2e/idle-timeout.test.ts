@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { LFS_JSON, randomObject } from '../helpers/content.js';
 import { basicAuth } from '../helpers/test-app.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 describe('idle timeout', { timeout: 60_000 }, () => {
   let dataDir: string;
@@ -63,9 +64,11 @@ describe('idle timeout', { timeout: 60_000 }, () => {
     await once(socket, 'close'); // the server closes it; the test's own timeout bounds the wait
     const waited = Date.now() - started;
     assert.ok(waited >= 900, `closed after ${waited} ms, before the idle timeout`);
-    for (let i = 0; i < 50 && (await readdir(join(dataDir, 'tmp')).catch(() => [])).length > 0; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(
+      'temp files removed',
+      async () => (await readdir(join(dataDir, 'tmp')).catch(() => [])).length === 0,
+      5000,
+    );
     assert.deepEqual(await readdir(join(dataDir, 'tmp')).catch(() => []), []);
     assert.equal((await batch('download', obj)).error?.code, 404);
   });

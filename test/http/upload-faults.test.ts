@@ -11,30 +11,18 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LFS_JSON, randomObject, type TestObject } from '../helpers/content.js';
-import { addUser, createTestApp, type TestApp } from '../helpers/test-app.js';
-
-interface Action {
-  href: string;
-  header: Record<string, string>;
-}
+import { randomObject, type TestObject } from '../helpers/content.js';
+import { addUser, batchOne, createTestApp, type TestApp } from '../helpers/test-app.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** file descriptors of this process (the app runs in it) */
 const openFds = () => readdirSync('/proc/self/fd').length;
 /** a few descriptors come and go on their own (the test runner, DNS, timers) */
 const FD_NOISE = 3;
-
-async function waitFor(
-  what: string,
-  condition: () => Promise<boolean> | boolean,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await sleep(20);
-  }
-}
+/** scenarios of few requests run this often, so that one leaked descriptor per request exceeds the noise */
+const ROUNDS = FD_NOISE + 2;
+/** how long the server may take to clean up after a request */
+const WAIT_MS = 5000;
 
 interface RawResponse {
   status: number | undefined;
@@ -86,15 +74,8 @@ describe('transfer faults through a socket', { timeout: 120_000 }, () => {
     operation: 'upload' | 'download',
     obj: TestObject,
   ): Promise<{ path: string; header: Record<string, string> } | undefined> {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/alice/assets.git/info/lfs/objects/batch',
-      headers: { accept: LFS_JSON, 'content-type': LFS_JSON, authorization: alice.authorization },
-      payload: JSON.stringify({ operation, objects: [{ oid: obj.oid, size: obj.size }] }),
-    });
-    assert.equal(res.statusCode, 200, res.body);
-    const action = (res.json() as { objects: Array<{ actions?: Record<string, Action> }> }).objects[0]
-      ?.actions?.[operation];
+    const planned = await batchOne(t.app, operation, obj, 'alice/assets', alice.authorization);
+    const action = planned.actions?.[operation];
     return action && { path: new URL(action.href).pathname, header: action.header };
   }
 
@@ -113,11 +94,12 @@ describe('transfer faults through a socket', { timeout: 120_000 }, () => {
 
   /** No object, no temp file, no open connection, and no more file handles than before. */
   async function assertNothingLeft(obj: TestObject, fdsBefore: number): Promise<void> {
-    await waitFor('temp files removed', async () => (await tmpFiles()).length === 0);
-    await waitFor('connections closed', async () => (await connections()) === 0);
+    await waitFor('temp files removed', async () => (await tmpFiles()).length === 0, WAIT_MS);
+    await waitFor('connections closed', async () => (await connections()) === 0, WAIT_MS);
     await waitFor(
       `file handles back to ${fdsBefore} (+${FD_NOISE})`,
       () => openFds() <= fdsBefore + FD_NOISE,
+      WAIT_MS,
     );
     assert.equal(await t.deps.store.stat(obj.oid), undefined, 'nothing visible in the store');
     assert.equal(await plan('download', obj), undefined, 'not offered for download');
@@ -168,7 +150,7 @@ describe('transfer faults through a socket', { timeout: 120_000 }, () => {
       socket.on('error', () => undefined);
       if (cut > 0) socket.write(obj.content.subarray(0, cut));
       // the server is mid-upload once its temp file exists
-      await waitFor(`upload started (cut at ${cut})`, async () => (await tmpFiles()).length > 0);
+      await waitFor(`upload started (cut at ${cut})`, async () => (await tmpFiles()).length > 0, WAIT_MS);
       socket.destroy();
       await assertNothingLeft(obj, fdsBefore);
     }
@@ -194,33 +176,37 @@ describe('transfer faults through a socket', { timeout: 120_000 }, () => {
   it('wrong bytes: 400 in LFS JSON, nothing stored', async () => {
     const obj = randomObject(2 * 1024 * 1024);
     const fdsBefore = openFds();
-    const wrong = Buffer.from(obj.content);
-    wrong[randomInt(0, wrong.length)] ^= 0x40;
-    const upload = (await plan('upload', obj))!;
-    const socket = send('PUT', upload.path, { ...upload.header, 'Content-Length': obj.size });
-    socket.write(wrong);
-    const answer = await collect(socket);
-    assert.equal(answer.status, 400, answer.head);
-    assert.match(answer.head, /content-type: application\/vnd\.git-lfs\+json/i);
-    assert.match(answer.body, /"message":"Content does not match its oid"/);
+    for (let round = 0; round < ROUNDS; round++) {
+      const wrong = Buffer.from(obj.content);
+      wrong[randomInt(0, wrong.length)] ^= 0x40;
+      const upload = (await plan('upload', obj))!;
+      const socket = send('PUT', upload.path, { ...upload.header, 'Content-Length': obj.size });
+      socket.write(wrong);
+      const answer = await collect(socket);
+      assert.equal(answer.status, 400, answer.head);
+      assert.match(answer.head, /content-type: application\/vnd\.git-lfs\+json/i);
+      assert.match(answer.body, /"message":"Content does not match its oid"/);
+    }
     await assertNothingLeft(obj, fdsBefore);
   });
 
   it('short bytes: a body that ends before its Content-Length leaves nothing behind', async () => {
     const obj = randomObject(1024 * 1024);
     const fdsBefore = openFds();
-    for (const missing of [1, 1000, obj.size - 10]) {
-      const upload = (await plan('upload', obj))!;
-      const socket = send('PUT', upload.path, { ...upload.header, 'Content-Length': obj.size });
-      socket.write(obj.content.subarray(0, obj.size - missing));
-      await waitFor('upload started', async () => (await tmpFiles()).length > 0);
-      socket.end(); // the client is done sending, short of what it promised
-      const answer = await collect(socket);
-      // Node's parser calls an early end a client error: the connection closes, with a 400 from
-      // Fastify's client-error handler if the socket can still take it (plain JSON: no client reads
-      // answers on a connection it has half-closed)
-      if (answer.status !== undefined) assert.equal(answer.status, 400, answer.head);
-      await assertNothingLeft(obj, fdsBefore);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const missing of [1, 1000, obj.size - 10]) {
+        const upload = (await plan('upload', obj))!;
+        const socket = send('PUT', upload.path, { ...upload.header, 'Content-Length': obj.size });
+        socket.write(obj.content.subarray(0, obj.size - missing));
+        await waitFor('upload started', async () => (await tmpFiles()).length > 0, WAIT_MS);
+        socket.end(); // the client is done sending, short of what it promised
+        const answer = await collect(socket);
+        // Node's parser calls an early end a client error: the connection closes, with a 400 from
+        // Fastify's client-error handler if the socket can still take it (plain JSON: no client reads
+        // answers on a connection it has half-closed)
+        if (answer.status !== undefined) assert.equal(answer.status, 400, answer.head);
+        await assertNothingLeft(obj, fdsBefore);
+      }
     }
     await assertHealthy();
   });
@@ -228,14 +214,16 @@ describe('transfer faults through a socket', { timeout: 120_000 }, () => {
   it('a Content-Length other than the object size is refused at once, before the body arrives', async () => {
     const obj = randomObject(500_000);
     const fdsBefore = openFds();
-    for (const length of [obj.size + 1, obj.size - 1, 10 * obj.size]) {
-      const upload = (await plan('upload', obj))!;
-      const socket = send('PUT', upload.path, { ...upload.header, 'Content-Length': length });
-      socket.write(obj.content.subarray(0, 1000)); // and then nothing: the answer must not wait for more
-      const answer = await collect(socket, 5000);
-      assert.equal(answer.status, 400, `Content-Length ${length}: ${answer.head}`);
-      assert.match(answer.body, /does not match the object size/);
-      socket.destroy();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const length of [obj.size + 1, obj.size - 1, 10 * obj.size]) {
+        const upload = (await plan('upload', obj))!;
+        const socket = send('PUT', upload.path, { ...upload.header, 'Content-Length': length });
+        socket.write(obj.content.subarray(0, 1000)); // and then nothing: the answer must not wait for more
+        const answer = await collect(socket, 5000);
+        assert.equal(answer.status, 400, `Content-Length ${length}: ${answer.head}`);
+        assert.match(answer.body, /does not match the object size/);
+        socket.destroy();
+      }
     }
     await assertNothingLeft(obj, fdsBefore);
   });
@@ -275,10 +263,11 @@ describe('transfer faults through a socket', { timeout: 120_000 }, () => {
       await sleep(20);
       socket.destroy();
     }
-    await waitFor('connections closed', async () => (await connections()) === 0);
+    await waitFor('connections closed', async () => (await connections()) === 0, WAIT_MS);
     await waitFor(
       `file handles back to ${fdsBefore} (+${FD_NOISE})`,
       () => openFds() <= fdsBefore + FD_NOISE,
+      WAIT_MS,
     );
     // and the object is still served whole
     const whole = await t.app.inject({ method: 'GET', url: download.path, headers: download.header });

@@ -14,12 +14,14 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LFS_JSON } from '../helpers/content.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
+import { basicAuth } from '../helpers/test-app.js';
+import { waitFor } from '../helpers/wait.js';
 import { generatedOid, generatedStream } from '../storage/conformance.js';
 
 const MB = 1024 * 1024;
 const SIZE = 200 * MB;
 const PASSWORD = 'correct horse battery';
-const AUTH = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
+const AUTH = basicAuth('alice', PASSWORD);
 
 interface Action {
   href: string;
@@ -127,18 +129,6 @@ function download(action: Action, bytesPerSecond: number): Transfer {
   return transfer;
 }
 
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 function connectionRefused(url: string): Promise<boolean> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve) => {
@@ -215,9 +205,9 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
       );
       const downAction = (await batchAction(server, 'download', downloadOid, SIZE)).actions!.download!;
       const down = download(downAction, 40 * MB);
-      await until(
-        () => up.progress.sent > 20 * MB && down.progress.received > 20 * MB,
+      await waitFor(
         'both transfers under way',
+        () => up.progress.sent > 20 * MB && down.progress.received > 20 * MB,
       );
 
       const signalledAt = Date.now();
@@ -225,16 +215,16 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
       server.process.kill('SIGTERM');
 
       // readiness false at once, seen on the metrics listener that stays up while draining
-      await until(async () => (await fetch(`${metricsUrl}/readyz`)).status === 503, '/readyz 503', 5000);
+      await waitFor('/readyz 503', async () => (await fetch(`${metricsUrl}/readyz`)).status === 503, 5000);
       const draining = (await (await fetch(`${metricsUrl}/readyz`)).json()) as { status: string };
       assert.equal(draining.status, 'draining');
       // the listener no longer accepts connections
-      await until(() => connectionRefused(server.url), 'new connections refused', 5000);
+      await waitFor('new connections refused', () => connectionRefused(server.url), 5000);
       // the idle keep-alive connection was closed
       await idleSocketClosed;
       // the request that was already arriving on the main listener is answered 503, connection closed
       pending.write('\r\n');
-      await until(() => pendingAnswer.includes('\r\n\r\n'), 'the /readyz answer', 5000);
+      await waitFor('the /readyz answer', () => pendingAnswer.includes('\r\n\r\n'), 5000);
       assert.match(pendingAnswer, /^HTTP\/1\.1 503 /);
       assert.match(pendingAnswer, /connection: close/i);
       assert.equal(up.finished || down.finished, false, 'all of that happened while both transfers ran');
@@ -291,7 +281,7 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
         (result) => result,
         (err: Error) => err,
       );
-      await until(() => slow.progress.sent > 10 * MB, 'the upload under way');
+      await waitFor('the upload under way', () => slow.progress.sent > 10 * MB);
       const exited = once(server.process, 'exit') as Promise<[number | null, string | null]>;
       const signalledAt = Date.now();
       server.process.kill('SIGTERM');
@@ -335,10 +325,10 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
         5 * MB,
       );
       slow.done.catch(() => undefined);
-      await until(() => slow.progress.sent > 2 * MB, 'the upload under way');
+      await waitFor('the upload under way', () => slow.progress.sent > 2 * MB);
       const exited = once(server.process, 'exit') as Promise<[number | null, string | null]>;
       server.process.kill('SIGTERM');
-      await until(() => server.logs.some((l) => l.msg === 'shutting down'), 'the drain to begin', 5000);
+      await waitFor('the drain to begin', () => server.logs.some((l) => l.msg === 'shutting down'), 5000);
       const second = Date.now();
       server.process.kill('SIGTERM');
       const [code] = await exited;

@@ -14,6 +14,7 @@ import type { MetadataStore } from '../metadata/metadata-store.js';
 import { openMetadataStore, parseDatabaseUrl } from '../metadata/open-metadata-store.js';
 import { createMetrics, type LfsdMetrics } from '../observability/metrics.js';
 import { buildObjectStore } from '../storage/build-object-store.js';
+import { isClusterWorker } from './cluster.js';
 import { loadOrCreateSecret } from './server-secret.js';
 
 /** The metadata store; with `metrics`, its queries are timed into them. */
@@ -21,6 +22,8 @@ export async function openMetadata(settings: Settings, metrics?: LfsdMetrics): P
   const databaseUrl = settings.databaseUrl as string;
   const { dialect } = parseDatabaseUrl(databaseUrl);
   const metadata = await openMetadataStore(databaseUrl, {
+    // the primary of a cluster migrated before it started its workers (cluster.ts)
+    migrate: !isClusterWorker(),
     poolSize: settings.databasePoolSize,
     onQuery: metrics && ((seconds, failed) => metrics.observeQuery(dialect, seconds, failed)),
   });
@@ -42,19 +45,9 @@ export interface BuiltDeps extends AppDeps {
   close(): Promise<void>;
 }
 
-export interface BuildDepsOptions {
-  /** default: a new set (each server has its own registry) */
-  metrics?: LfsdMetrics;
-}
-
-export async function buildDeps(
-  settings: Settings,
-  logger: Logger,
-  publicUrl: string,
-  options: BuildDepsOptions = {},
-): Promise<BuiltDeps> {
+export async function buildDeps(settings: Settings, logger: Logger, publicUrl: string): Promise<BuiltDeps> {
   const secret = settings.secret ?? loadOrCreateSecret(settings.dataDir);
-  const metrics = options.metrics ?? createMetrics();
+  const metrics = createMetrics();
   const metadata = await openMetadata(settings, metrics);
   let store;
   try {

@@ -11,7 +11,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
-import { AggregatorRegistry } from 'prom-client';
+import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import { migrateDatabase } from '../metadata/open-metadata-store.js';
 import type { LfsdMetrics } from '../observability/metrics.js';
@@ -20,21 +20,30 @@ import { loadOrCreateSecret } from './server-secret.js';
 /** a worker that died after it started is replaced, but not more often than this per minute */
 const MAX_RESTARTS_PER_MINUTE = 10;
 
+/** worker -> primary: its server is up (it drains on SHUTDOWN and answers COLLECT from now on) */
+const SERVING = 'lfsd:serving';
+/** worker -> primary: render the cluster's metrics for me; primary -> worker: METRICS */
 const METRICS_REQUEST = 'lfsd:metrics-request';
-const METRICS_ANSWER = 'lfsd:metrics';
+const METRICS = 'lfsd:metrics';
+/** primary -> serving worker: send me your metrics as JSON; worker -> primary: METRICS_PART */
+const COLLECT = 'lfsd:collect';
+const METRICS_PART = 'lfsd:metrics-part';
+/** primary -> serving worker: drain and exit */
 const SHUTDOWN = 'lfsd:shutdown';
+/** a serving worker that does not send its metrics in this time fails the scrape */
+const COLLECT_TIMEOUT_MS = 5000;
 
-interface MetricsRequest {
-  type: typeof METRICS_REQUEST;
-  id: number;
-}
+type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
 
-interface MetricsAnswer {
-  type: typeof METRICS_ANSWER;
-  id: number;
-  body?: string;
-  error?: string;
-}
+type ToPrimary =
+  | { type: typeof SERVING }
+  | { type: typeof METRICS_REQUEST; id: number }
+  | { type: typeof METRICS_PART; id: number; metrics: MetricsJson };
+
+type ToWorker =
+  | { type: typeof METRICS; id: number; body?: string; error?: string }
+  | { type: typeof COLLECT; id: number }
+  | { type: typeof SHUTDOWN };
 
 export function isClusterWorker(): boolean {
   return cluster.isWorker;
@@ -51,28 +60,68 @@ export async function runPrimary(settings: Settings, logger: Logger): Promise<nu
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
   if (!settings.secret) loadOrCreateSecret(settings.dataDir);
 
-  const aggregator = new AggregatorRegistry();
   const live = new Set<Worker>();
-  const started = new Set<Worker>();
-  /** workers stopped by a signal because they had not started serving yet */
+  /** workers whose server is up: they drain on a message and answer for their metrics */
+  const serving = new Set<Worker>();
+  /** workers stopped by a signal because they were not serving yet */
   const stoppedEarly = new Set<Worker>();
   const restarts: number[] = [];
   let shuttingDown = false;
   let exitCode = 0;
 
+  const collecting = new Map<number, (worker: Worker, metrics: MetricsJson) => void>();
+  let nextCollect = 0;
+  /** The metrics of every serving worker, aggregated (counters summed, see metrics.ts). */
+  const clusterMetrics = async (): Promise<string> => {
+    const id = nextCollect++;
+    const asked = [...serving].filter((worker) => worker.isConnected());
+    const parts = await new Promise<MetricsJson[]>((resolve, reject) => {
+      const waiting = new Set(asked);
+      const parts: MetricsJson[] = [];
+      const finish = (error?: Error) => {
+        clearTimeout(timer);
+        collecting.delete(id);
+        if (error) reject(error);
+        else resolve(parts);
+      };
+      const timer = setTimeout(
+        () => finish(new Error(`${waiting.size} worker(s) did not send their metrics`)),
+        COLLECT_TIMEOUT_MS,
+      );
+      collecting.set(id, (worker, metrics) => {
+        if (!waiting.delete(worker)) return;
+        parts.push(metrics);
+        if (waiting.size === 0) finish();
+      });
+      if (asked.length === 0) finish();
+      for (const worker of asked) worker.send({ type: COLLECT, id } satisfies ToWorker);
+    });
+    return AggregatorRegistry.aggregate(parts).metrics();
+  };
+
   const fork = () => {
     const worker = cluster.fork();
     live.add(worker);
-    worker.on('listening', () => started.add(worker));
-    worker.on('message', (message: MetricsRequest) => {
-      if (message?.type !== METRICS_REQUEST) return;
-      const answer = (fields: Omit<MetricsAnswer, 'type' | 'id'>) => {
-        if (worker.isConnected()) worker.send({ type: METRICS_ANSWER, id: message.id, ...fields });
-      };
-      aggregator.clusterMetrics().then(
-        (body) => answer({ body }),
-        (err: unknown) => answer({ error: (err as Error).message }),
-      );
+    worker.on('message', (message: ToPrimary) => {
+      switch (message?.type) {
+        case SERVING:
+          serving.add(worker);
+          break;
+        case METRICS_PART:
+          collecting.get(message.id)?.(worker, message.metrics);
+          break;
+        case METRICS_REQUEST: {
+          const answer = (fields: { body?: string; error?: string }) => {
+            if (worker.isConnected())
+              worker.send({ type: METRICS, id: message.id, ...fields } satisfies ToWorker);
+          };
+          clusterMetrics().then(
+            (body) => answer({ body }),
+            (err: unknown) => answer({ error: (err as Error).message }),
+          );
+          break;
+        }
+      }
     });
     return worker;
   };
@@ -80,12 +129,12 @@ export async function runPrimary(settings: Settings, logger: Logger): Promise<nu
   const shutdown = () => {
     shuttingDown = true;
     for (const worker of live) {
-      if (started.has(worker)) {
+      if (serving.has(worker)) {
         // a message rather than a signal: on Ctrl-C the terminal already sent SIGINT to every
         // worker, and a second signal would make a worker exit at once instead of draining
-        if (worker.isConnected()) worker.send({ type: SHUTDOWN });
+        if (worker.isConnected()) worker.send({ type: SHUTDOWN } satisfies ToWorker);
       } else {
-        // still starting, perhaps not yet listening for messages: nothing to drain
+        // still starting, perhaps not yet listening for messages: nothing to drain yet
         stoppedEarly.add(worker);
         worker.process.kill('SIGTERM');
       }
@@ -95,7 +144,7 @@ export async function runPrimary(settings: Settings, logger: Logger): Promise<nu
   const done = new Promise<number>((resolve) => {
     cluster.on('exit', (worker, code, signal) => {
       live.delete(worker);
-      const wasStarted = started.delete(worker);
+      const wasStarted = serving.delete(worker);
       const stopped = stoppedEarly.delete(worker);
       const alive = live.size;
       if (shuttingDown) {
@@ -109,7 +158,7 @@ export async function runPrimary(settings: Settings, logger: Logger): Promise<nu
       const now = Date.now();
       while (restarts.length > 0 && (restarts[0] as number) < now - 60_000) restarts.shift();
       if (!wasStarted || restarts.length >= MAX_RESTARTS_PER_MINUTE) {
-        // dying before it listened is a configuration or startup problem that a restart repeats
+        // dying before it served is a configuration or startup problem that a restart repeats
         logger.error(
           { started: wasStarted, restarts_last_minute: restarts.length },
           'not restarting the worker: stopping the cluster',
@@ -143,42 +192,61 @@ export async function runPrimary(settings: Settings, logger: Logger): Promise<nu
 }
 
 /**
- * In a worker, before its server starts: listen to the primary at once, so that a shutdown it
- * asks for while this worker is still starting is not lost (the worker then just exits: it serves
- * nothing yet). Call `serving` once the server listens: from then on `/metrics` renders the whole
- * cluster (any worker may get the scrape), and the primary's word, or its disappearance, drains
- * this worker.
+ * In a worker, before its server starts: listen to the primary at once, so that the primary's
+ * disappearance while this worker starts is not missed. Call `serving` once the server is up:
+ * from then on the primary may ask for this worker's metrics and tell it to drain, and `/metrics`
+ * renders the whole cluster's (any worker may get the scrape).
  */
 export function joinCluster(): { serving(metrics: LfsdMetrics, drainAndExit: () => void): void } {
   let drain: (() => void) | undefined;
-  const stop = () => (drain ? drain() : process.exit(0));
-  const pending = new Map<number, (answer: MetricsAnswer) => void>();
-  process.on('message', (message: MetricsAnswer | { type: typeof SHUTDOWN }) => {
-    if (message?.type === SHUTDOWN) stop();
-    if (message?.type === METRICS_ANSWER) pending.get(message.id)?.(message);
+  let registry: Registry | undefined;
+  let stopAsked = false;
+  // the server may already listen before `serving`: remember the request, drain once it can
+  const stop = () => (drain ? drain() : (stopAsked = true));
+  const send = (message: ToPrimary) => {
+    // a worker still draining after its primary died must not crash on a scrape
+    if (process.connected) process.send?.(message);
+  };
+  const pending = new Map<number, (answer: { body?: string; error?: string }) => void>();
+  process.on('message', (message: ToWorker) => {
+    switch (message?.type) {
+      case SHUTDOWN:
+        stop();
+        break;
+      case COLLECT:
+        void registry
+          ?.getMetricsAsJSON()
+          .then((metrics) => send({ type: METRICS_PART, id: message.id, metrics }));
+        break;
+      case METRICS:
+        pending.get(message.id)?.(message);
+        break;
+    }
   });
   process.on('disconnect', stop);
   return {
     serving(metrics, drainAndExit) {
       drain = drainAndExit;
-      new AggregatorRegistry(); // installs the worker's answer to the primary's metrics requests
-      AggregatorRegistry.setRegistries([metrics.registry]);
+      registry = metrics.registry;
+      if (stopAsked) return drainAndExit();
+      send({ type: SERVING });
       let nextId = 0;
       metrics.renderWith(
         () =>
           new Promise<string>((resolve, reject) => {
+            if (!process.connected) return reject(new Error('the cluster primary is gone'));
             const id = nextId++;
             const timer = setTimeout(() => {
               pending.delete(id);
               reject(new Error('the cluster primary did not answer for metrics'));
-            }, 10_000);
+            }, 2 * COLLECT_TIMEOUT_MS);
             pending.set(id, (answer) => {
               clearTimeout(timer);
               pending.delete(id);
               if (answer.body !== undefined) resolve(answer.body);
               else reject(new Error(answer.error ?? 'no metrics'));
             });
-            process.send?.({ type: METRICS_REQUEST, id } satisfies MetricsRequest);
+            send({ type: METRICS_REQUEST, id });
           }),
       );
     },

@@ -166,8 +166,14 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
       await waitFor('both workers', () => listening().length === 2);
       const victim = listening()[0]!.pid as number;
       process.kill(victim, 'SIGKILL');
+      await waitFor('the primary to see it die', () =>
+        server.logs.some((l) => l.msg === 'worker died' && l.worker === victim),
+      );
+      // the replacement is starting now: a scrape still answers, for the serving worker
+      const scrape = await request(`${server.url}/metrics`);
+      assert.equal(scrape.status, 200, scrape.body.toString());
+      assert.match(scrape.body.toString(), /^lfsd_process_cpu_user_seconds_total \d/m);
       await waitFor('a replacement worker', () => listening().length === 3);
-      assert.ok(server.logs.some((l) => l.msg === 'worker died' && l.worker === victim));
       for (let i = 0; i < 6; i++) assert.equal((await request(`${server.url}/healthz`)).status, 200);
       assert.equal(await server.stop('SIGTERM'), 0);
     } finally {
@@ -181,12 +187,10 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
     await once(taken, 'listening');
     const { port } = taken.address() as net.AddressInfo;
     try {
-      const started = Date.now();
       await assert.rejects(
         startLfsd(['--data-dir', dataDir, '--workers', '2', '--listen', `127.0.0.1:${port}`]),
         /lfsd exited with 1/,
       );
-      assert.ok(Date.now() - started < 20_000);
     } finally {
       taken.close();
     }

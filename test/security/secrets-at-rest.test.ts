@@ -35,6 +35,9 @@ describe('secrets at rest', { timeout: 120_000 }, () => {
   let server: LfsdServer | undefined;
   const secrets: Secret[] = [];
   const tokenHashes: string[] = [];
+  /** the batch status each secret got, by scheme */
+  const batchStatuses: Record<string, { Basic?: number; Bearer?: number }> = {};
+  let uploadsStored = 0;
 
   const admin = (args: string[], input?: string) => lfsdAdmin([...args, '--data-dir', dataDir], { input });
   const password = () => `pw-${randomBytes(12).toString('base64url')}`;
@@ -74,15 +77,16 @@ describe('secrets at rest', { timeout: 120_000 }, () => {
     const content = randomBytes(1000);
     const oid = createHash('sha256').update(content).digest('hex');
     for (const secret of secrets) {
-      for (const authorization of [
-        `Basic ${Buffer.from(`${secret.user}:${secret.value}`).toString('base64')}`,
-        `Bearer ${secret.value}`,
-      ]) {
+      for (const [scheme, authorization] of [
+        ['Basic', `Basic ${Buffer.from(`${secret.user}:${secret.value}`).toString('base64')}`],
+        ['Bearer', `Bearer ${secret.value}`],
+      ] as const) {
         const res = await fetch(`${server.url}/alice/assets.git/info/lfs/objects/batch`, {
           method: 'POST',
           headers: { authorization, accept: LFS_JSON, 'content-type': LFS_JSON },
           body: JSON.stringify({ operation: 'upload', objects: [{ oid, size: content.length }] }),
         });
+        (batchStatuses[secret.what] ??= {})[scheme] = res.status;
         const body = (await res.json()) as {
           objects?: Array<{ actions?: Record<string, { href: string; header: Record<string, string> }> }>;
         };
@@ -90,6 +94,7 @@ describe('secrets at rest', { timeout: 120_000 }, () => {
         if (upload) {
           const put = await fetch(upload.href, { method: 'PUT', headers: upload.header, body: content });
           assert.equal(put.status, 200);
+          uploadsStored++;
         }
       }
     }
@@ -116,6 +121,20 @@ describe('secrets at rest', { timeout: 120_000 }, () => {
     const files = await Promise.all((await filesUnder(dataDir)).map((f) => readFile(f)));
     return tokenHashes.filter((hash) => files.some((bytes) => bytes.includes(hash))).length;
   }
+
+  it('every credential got the answer it should: current ones 200, old, wrong and revoked ones 401', () => {
+    assert.deepEqual(batchStatuses, {
+      "alice's first password": { Basic: 401, Bearer: 401 },
+      // a password is only ever checked with its user name, which a Bearer header does not carry
+      "alice's password": { Basic: 200, Bearer: 401 },
+      "bob's password": { Basic: 200, Bearer: 401 },
+      "alice's token": { Basic: 200, Bearer: 200 },
+      "bob's token": { Basic: 200, Bearer: 200 },
+      "bob's revoked token": { Basic: 401, Bearer: 401 },
+      'a wrong password someone tried': { Basic: 401, Bearer: 401 },
+    });
+    assert.ok(uploadsStored >= 1, 'at least one upload was stored');
+  });
 
   it('the data dir holds no password or token in clear text while the server runs (database, WAL and all)', async () => {
     const files = await filesUnder(dataDir);

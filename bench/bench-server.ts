@@ -14,11 +14,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { loadSettings } from '../src/config/load-settings.js';
 import { buildApp } from '../src/http/app.js';
+import { sendLfsJson } from '../src/http/lfs-json.js';
 import { createLogger } from '../src/observability/logger.js';
 import { buildDeps, publicUrlOf } from '../src/server/build-deps.js';
 import { isClusterWorker, joinCluster, runPrimary } from '../src/server/cluster.js';
-
-const LFS_JSON = 'application/vnd.git-lfs+json';
 
 async function main() {
   const dataDir = process.argv[2];
@@ -33,7 +32,7 @@ async function main() {
 
   const cluster = isClusterWorker() ? joinCluster() : undefined;
   const deps = await buildDeps(settings, logger, publicUrlOf(settings));
-  const app = buildApp(deps);
+  const app = buildApp(deps, { idleTimeoutMs: settings.idleTimeout * 1000 });
   // the canned answer lives in a file so that every worker serves it, whichever one stored it
   const cannedFile = join(dataDir, 'bench-canned.json');
   let canned: unknown;
@@ -57,7 +56,7 @@ async function main() {
     });
     bench.post('/__bench/json', async (_request, reply) => {
       canned ??= JSON.parse(readFileSync(cannedFile, 'utf8'));
-      return reply.code(200).type(LFS_JSON).send(canned);
+      return sendLfsJson(reply, 200, canned);
     });
   });
 

@@ -1,18 +1,19 @@
 /**
  * Figure 7, only with LFSD_BENCH_S3=1: lfsd in proxy mode over an S3 store (s3rver, started by
- * test/helpers/s3rver.ts) against the AWS SDK writing (lib-storage Upload) and reading
- * (GetObject) the same bytes to and from the same bucket directly. Skipped with a note when the
- * helper is missing or lfsd cannot start with `storage: s3` yet.
+ * test/helpers/s3rver.ts) against the AWS SDK writing (lib-storage Upload) the same bytes to the
+ * same bucket directly, and reading them back with a GET of a presigned GetObject URL through the
+ * same HTTP client as the lfsd side (the SDK's own stream reader would compare clients, not
+ * servers). Skipped with a note unless LFSD_BENCH_S3=1.
  */
 import { performance } from 'node:perf_hooks';
-import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { paired, type Bench } from '../lib/context.js';
 import { generatedObject, generatedStream } from '../lib/data.js';
-import { LfsClient } from '../lib/lfs-client.js';
+import { checkedGet, LfsClient } from '../lib/lfs-client.js';
 import { PASSWORD, USER, prepareDataDir, startServe } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
 import { s3rverClientConfig, s3ServeArgs, startS3rver } from '../../test/helpers/s3rver.js';
+import { S3RVER_ENV } from '../../test/scaleout/helpers/s3-env.js';
 import { mbPerSecond, sizeLabel, summarize } from '../lib/stats.js';
 
 export async function s3Figure(bench: Bench): Promise<void> {
@@ -25,15 +26,10 @@ export async function s3Figure(bench: Bench): Promise<void> {
   try {
     const dataDir = join(bench.root, 's3-data');
     await prepareDataDir(dataDir);
-    const credentials = {
-      AWS_ACCESS_KEY_ID: 'S3RVER',
-      AWS_SECRET_ACCESS_KEY: 'S3RVER',
-      AWS_REGION: 'us-east-1',
-    };
     const server = await startServe(dataDir, {
       nodeArgs: config.serverNodeArgs,
       extraArgs: s3ServeArgs(s3),
-      env: credentials,
+      env: { ...S3RVER_ENV, AWS_REGION: 'us-east-1' },
     });
     try {
       await measureS3(bench, server.url, s3.endpoint, s3.bucket);
@@ -49,6 +45,7 @@ async function measureS3(bench: Bench, serverUrl: string, endpoint: string, buck
   const { config, report } = bench;
   const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
   const { Upload } = await import('@aws-sdk/lib-storage');
+  const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
   const sdk = new S3Client(s3rverClientConfig(endpoint));
   try {
     const object = generatedObject(300, config.s3.size);
@@ -65,9 +62,12 @@ async function measureS3(bench: Bench, serverUrl: string, endpoint: string, buck
       config.runs,
       // a fresh repository per run: lfsd asks for the bytes again (proof of possession)
       (run) =>
-        timed(() =>
-          new LfsClient(repoUrl(run), USER, PASSWORD).upload(object, () => generatedStream(object)),
-        ),
+        timed(async () => {
+          const client = new LfsClient(repoUrl(run), USER, PASSWORD);
+          if (!(await client.upload(object, () => generatedStream(object)))) {
+            throw new Error('lfsd did not ask for the bytes of a new repository');
+          }
+        }),
       () =>
         timed(() =>
           new Upload({
@@ -82,13 +82,11 @@ async function measureS3(bench: Bench, serverUrl: string, endpoint: string, buck
         timed(() => new LfsClient(repoUrl(run), USER, PASSWORD).download(object, { expect: object.size })),
       () =>
         timed(async () => {
-          const answer = await sdk.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-          let bytes = 0;
-          for await (const chunk of answer.Body as Readable) bytes += (chunk as Buffer).length;
-          if (bytes !== object.size) throw new Error(`GetObject returned ${bytes} bytes`);
+          const url = await getSignedUrl(sdk, new GetObjectCommand({ Bucket: bucket, Key: key }));
+          await checkedGet(url, {}, { expect: object.size });
         }),
     );
-    const baseline = 'AWS SDK direct (Upload / GetObject), same bucket';
+    const baseline = 'AWS SDK direct (Upload / presigned GetObject), same bucket';
     addRow(report, {
       figure: '7',
       measure: `S3 proxy upload ${label}`,

@@ -10,6 +10,7 @@ import http from 'node:http';
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { text } from 'node:stream/consumers';
 
 export const keepAlive = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
@@ -38,18 +39,7 @@ export function jsonRequest(
         headers: { ...options.headers, ...(body ? { 'Content-Length': String(body.length) } : {}) },
         timeout: options.timeoutMs ?? 30_000,
       },
-      (response) => {
-        const parts: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => parts.push(chunk));
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode ?? 0,
-            headers: response.headers,
-            text: Buffer.concat(parts).toString(),
-          }),
-        );
-        response.on('error', reject);
-      },
+      (response) => answerOf(response).then(resolve, reject),
     );
     request.on('timeout', () => request.destroy(new Error(`${options.method ?? 'GET'} ${url} timed out`)));
     request.on('error', reject);
@@ -161,20 +151,15 @@ export function putStream(
     let answered = false;
     request.on('response', (response) => {
       answered = true;
-      const parts: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => parts.push(chunk));
-      response.on('end', () =>
-        resolve({
-          status: response.statusCode ?? 0,
-          headers: response.headers,
-          text: Buffer.concat(parts).toString(),
-        }),
-      );
-      response.on('error', reject);
+      answerOf(response).then(resolve, reject);
     });
     pipeline(body, request).catch((err: unknown) => {
       // a server that answers early (an error) may close before the whole body went out
       if (!answered) reject(err as Error);
     });
   });
+}
+
+async function answerOf(response: http.IncomingMessage): Promise<JsonResponse> {
+  return { status: response.statusCode ?? 0, headers: response.headers, text: await text(response) };
 }

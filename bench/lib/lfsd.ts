@@ -159,9 +159,11 @@ export function startBenchServer(
   workers: number,
   nodeArgs?: string[],
 ): Promise<ServeProcess> {
+  let listening = 0;
   return spawnServer(
     [BENCH_SERVER, dataDir, String(workers)],
     { nodeArgs },
-    (entry) => entry.benchServer as string | undefined,
+    // every worker prints the line: wait for all, or the first takes every keep-alive connection
+    (entry) => (entry.benchServer && ++listening === workers ? (entry.benchServer as string) : undefined),
   );
 }

@@ -29,14 +29,15 @@ export interface LoadResult {
   elapsedMs: number;
   /** latencies of the measured requests, ms, ascending */
   latencies: number[];
-  responseBytes: number;
+  /** CPU time of this process (the load generator) per answered request, ms */
+  clientCpuPerRequest: number;
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency });
   const target = new URL(options.url);
   const once = (body: Buffer | undefined) =>
-    new Promise<{ status: number; bytes: number }>((resolve, reject) => {
+    new Promise<number>((resolve, reject) => {
       const request = http.request(
         target,
         {
@@ -46,9 +47,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           timeout: options.timeoutMs ?? 10_000,
         },
         (response) => {
-          let bytes = 0;
-          response.on('data', (chunk: Buffer) => (bytes += chunk.length));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, bytes }));
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
           response.on('error', reject);
         },
       );
@@ -57,6 +57,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       request.end(body);
     });
 
+  const cpu0 = process.cpuUsage();
   const started = performance.now();
   const measureFrom = started + options.warmupMs;
   const stopAt = measureFrom + options.durationMs;
@@ -64,7 +65,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let completed = 0;
   let answered = 0;
   let errors = 0;
-  let responseBytes = 0;
   let lastEnd = measureFrom;
   const latencies: number[] = [];
   const client = async (index: number) => {
@@ -73,11 +73,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       issued++;
       const t0 = performance.now();
       let ok = false;
-      let bytes = 0;
       try {
-        const answer = await once(body);
-        ok = answer.status === 200;
-        bytes = answer.bytes;
+        ok = (await once(body)) === 200;
       } catch {
         // a failed or timed-out request counts as an error below
       }
@@ -90,12 +87,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         continue;
       }
       completed++;
-      responseBytes += bytes;
       latencies.push(t1 - t0);
     }
   };
   await Promise.all(Array.from({ length: options.concurrency }, (_, i) => client(i)));
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  return { completed, answered, errors, elapsedMs: lastEnd - measureFrom, latencies, responseBytes };
+  const cpu = process.cpuUsage(cpu0);
+  const clientCpuPerRequest = (cpu.user + cpu.system) / 1000 / Math.max(1, answered);
+  return { completed, answered, errors, elapsedMs: lastEnd - measureFrom, latencies, clientCpuPerRequest };
 }

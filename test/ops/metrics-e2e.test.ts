@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createGitSandbox, sha256File, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
-import { metric, scrape, type Sample } from './ops-helpers.js';
+import { delta, metric, scrape, type Sample } from './ops-helpers.js';
 
 const SIZES = [1, 1000, 100_000, 1_500_000, 3_000_000];
 const TOTAL = SIZES.reduce((a, b) => a + b, 0);
@@ -46,8 +46,9 @@ describe('metrics after a push and a clone with git lfs', { timeout: 300_000 }, 
   });
 
   after(async () => {
-    assert.equal(await server?.stop(), 0);
+    const code = await server?.stop();
     await sandbox?.cleanup();
+    if (server) assert.equal(code, 0, 'lfsd exits 0 on SIGTERM');
   });
 
   /** scrape, and return the change of `name{labels}` since the previous scrape */
@@ -55,7 +56,7 @@ describe('metrics after a push and a clone with git lfs', { timeout: 300_000 }, 
     const before = samples;
     samples = await scrape(metricsUrl);
     const now = samples;
-    return (name, labels = {}) => metric(now, name, labels) - metric(before, name, labels);
+    return (name, labels = {}) => delta(before, now, name, labels);
   }
 
   it('serves /metrics on the metrics listener only', async () => {

@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { LFS_JSON, randomObject } from '../helpers/content.js';
 import { createGitSandbox, sha256File, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
+import { basicAuth } from '../helpers/test-app.js';
 import { lfsdCommand } from './ops-helpers.js';
 
 const hasOpenssl = (() => {
@@ -23,7 +24,7 @@ const hasOpenssl = (() => {
 })();
 
 const PASSWORD = 'correct horse battery';
-const AUTH = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
+const AUTH = basicAuth('alice', PASSWORD);
 
 function request(
   url: string,
@@ -69,8 +70,9 @@ describe(
       server = await startLfsd(['--data-dir', dataDir, '--tls-cert', certPath, '--tls-key', keyPath]);
     });
     after(async () => {
-      if (server) assert.equal(await server.stop(), 0);
+      const code = await server?.stop();
       await sandbox?.cleanup();
+      if (server) assert.equal(code, 0, 'lfsd exits 0 on SIGTERM');
     });
 
     it('listens with TLS and hands out https hrefs', async () => {

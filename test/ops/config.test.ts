@@ -228,7 +228,15 @@ describe('configuration', () => {
   });
 
   it('`lfsd serve` with a bad setting exits 2 with the message, before binding anything', async () => {
-    const { code, stderr } = await lfsdCommand(['serve', '--data-dir', dir, '--shutdown-timeout', 'soon']);
+    const { code, stderr } = await lfsdCommand([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      dir,
+      '--shutdown-timeout',
+      'soon',
+    ]);
     assert.equal(code, 2);
     assert.match(
       stderr,
@@ -236,7 +244,15 @@ describe('configuration', () => {
     );
     const unknown = join(dir, 'unknown.yaml');
     await writeFile(unknown, 'metricsPort: 9090\n');
-    const second = await lfsdCommand(['serve', '--data-dir', dir, '--config', unknown]);
+    const second = await lfsdCommand([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--data-dir',
+      dir,
+      '--config',
+      unknown,
+    ]);
     assert.equal(second.code, 2);
     assert.match(second.stderr, /unknown setting metricsPort/);
   });

@@ -12,7 +12,7 @@ import { buildApp } from '../../src/http/app.js';
 import { buildDeps, type BuiltDeps } from '../../src/server/build-deps.js';
 import { LFS_JSON, randomObject, type TestObject } from '../helpers/content.js';
 import { addUser } from '../helpers/test-app.js';
-import { declaredMetrics, metric, parseMetrics, type Sample } from './ops-helpers.js';
+import { declaredMetrics, delta, metric, parseMetrics, type Sample } from './ops-helpers.js';
 
 interface Action {
   href: string;
@@ -127,8 +127,7 @@ describe('metrics, probes and request logs through the app', () => {
       assert.equal(res.statusCode, 200);
     }
     const after = await scrape();
-    const d = (name: string, labels: Record<string, string> = {}) =>
-      metric(after, name, labels) - metric(before, name, labels);
+    const d = (name: string, labels: Record<string, string> = {}) => delta(before, after, name, labels);
     const uploaded = objects.reduce((sum, o) => sum + o.size, 0);
     const downloaded = objects[0]!.size + objects[1]!.size;
 
@@ -174,11 +173,7 @@ describe('metrics, probes and request logs through the app', () => {
     });
     assert.equal(res.statusCode, 400);
     const after = await scrape();
-    assert.equal(
-      metric(after, 'lfsd_transfers_total', { outcome: 'error' }) -
-        metric(before, 'lfsd_transfers_total', { outcome: 'error' }),
-      1,
-    );
+    assert.equal(delta(before, after, 'lfsd_transfers_total', { outcome: 'error' }), 1);
     assert.equal(metric(after, 'lfsd_http_requests_total', { route: 'object', status: '400' }), 1);
     assert.equal(metric(after, 'lfsd_store_errors_total'), 0, 'a bad body is not a store error');
   });
@@ -228,19 +223,32 @@ describe('metrics, probes and request logs through the app', () => {
     const failing = Object.create(deps.store) as typeof deps.store;
     failing.ping = () => Promise.reject(new Error('/secret/path is gone'));
     const broken = buildApp({ ...deps, store: failing });
-    const notReady = await broken.inject({ method: 'GET', url: '/readyz' });
-    assert.equal(notReady.statusCode, 503);
-    assert.deepEqual(notReady.json(), { status: 'unavailable', checks: { metadata: 'ok', store: 'failed' } });
-    assert.doesNotMatch(notReady.body, /secret/, 'the reason is logged, not answered');
-    await broken.close();
+    try {
+      const notReady = await broken.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(notReady.statusCode, 503);
+      assert.deepEqual(notReady.json(), {
+        status: 'unavailable',
+        checks: { metadata: 'ok', store: 'failed' },
+      });
+      assert.doesNotMatch(notReady.body, /secret/, 'the reason is logged, not answered');
+    } finally {
+      await broken.close();
+    }
 
     const draining = buildApp({ ...deps, isDraining: () => true });
-    const res = await draining.inject({ method: 'GET', url: '/readyz' });
-    assert.equal(res.statusCode, 503);
-    assert.deepEqual(res.json(), { status: 'draining' });
-    assert.equal(res.headers.connection, 'close', 'while draining, connections close after their response');
-    assert.equal((await draining.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'still alive');
-    await draining.close();
+    try {
+      const res = await draining.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(res.statusCode, 503);
+      assert.deepEqual(res.json(), { status: 'draining' });
+      assert.equal(res.headers.connection, 'close', 'while draining, connections close after their response');
+      assert.equal(
+        (await draining.inject({ method: 'GET', url: '/healthz' })).statusCode,
+        200,
+        'still alive',
+      );
+    } finally {
+      await draining.close();
+    }
   });
 
   it('writes one JSON line per request with request_id, repo, user, route, status, bytes and duration', async () => {

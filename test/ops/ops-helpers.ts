@@ -1,20 +1,14 @@
 /** Helpers for the operations tests: run the CLI, read Prometheus text, talk raw HTTP. */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
-
-const fromSource = import.meta.url.endsWith('.ts');
-const CLI = fileURLToPath(
-  new URL(fromSource ? '../../src/cli/main.ts' : '../../src/cli/main.js', import.meta.url),
-);
-const NODE_ARGS = fromSource ? ['--import', 'tsx', CLI] : [CLI];
+import { lfsdNodeArgs } from '../helpers/lfsd-process.js';
 
 /** Run `lfsd ARGS` to its end (at most 60 s); never rejects on a non-zero exit. */
 export async function lfsdCommand(
   args: string[],
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [...NODE_ARGS, ...args], {
+  const child = spawn(process.execPath, [...lfsdNodeArgs(), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { read } from 'node:fs';
 import { constants, type FileHandle, access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, addAbortSignal } from 'node:stream';
@@ -201,7 +200,7 @@ export class FileBody extends Readable {
     end: number,
     private readonly chunkBytes: number,
     /** called once, when the stream is destroyed (at its end, too) */
-    private readonly onDestroy: () => void = () => {},
+    private readonly onDestroy: () => void,
   ) {
     super({ highWaterMark: chunkBytes });
     this.position = start;
@@ -229,17 +228,23 @@ export class FileBody extends Readable {
       if (fromPool) this.pooled++;
     }
     const target = buffer;
-    read(this.handle.fd, target, 0, length, this.position, (err, bytesRead) => {
-      if (this.destroyed) return;
-      if (err) return void this.destroy(err);
-      if (bytesRead === 0)
-        return void this.destroy(new Error(`file ended ${this.end - this.position} bytes early`));
-      this.position += bytesRead;
-      // a fresh view per chunk, so that a recycle is tied to this chunk and not to the buffer
-      const chunk = Buffer.from(target.buffer, target.byteOffset, bytesRead);
-      if (fromPool) this.lent.set(chunk, target);
-      this.push(chunk);
-    });
+    // through the handle, not its fd: a close (on destroy) then waits for a read in flight, and the
+    // fd number cannot be reused by another open while the thread pool still reads it
+    this.handle.read(target, 0, length, this.position).then(
+      ({ bytesRead }) => {
+        if (this.destroyed) return;
+        if (bytesRead === 0)
+          return void this.destroy(new Error(`file ended ${this.end - this.position} bytes early`));
+        this.position += bytesRead;
+        // a fresh view per chunk, so that a recycle is tied to this chunk and not to the buffer
+        const chunk = Buffer.from(target.buffer, target.byteOffset, bytesRead);
+        if (fromPool) this.lent.set(chunk, target);
+        this.push(chunk);
+      },
+      (err: Error) => {
+        if (!this.destroyed) this.destroy(err);
+      },
+    );
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

@@ -18,13 +18,11 @@ const MAX_CHUNK = 2 * 1024 * 1024;
 const MIN_CHUNK = 512 * 1024;
 /** small objects are read in one chunk of their size, rounded up to this */
 const CHUNK_GRANULE = 64 * 1024;
-/** default budget: one download at MAX_CHUNK */
-export const DEFAULT_READ_BUDGET_BYTES = MAX_CHUNK * READ_POOL_BUFFERS;
+/** one download at MAX_CHUNK */
+const BUDGET_BYTES = MAX_CHUNK * READ_POOL_BUFFERS;
 
 export class ReadBudget {
   private reserved = 0;
-
-  constructor(private readonly totalBytes = DEFAULT_READ_BUDGET_BYTES) {}
 
   /** bytes reserved by downloads in progress */
   get inUse(): number {
@@ -33,7 +31,7 @@ export class ReadBudget {
 
   /** The chunk size for reading `length` bytes; give it back with `release` when done. */
   reserve(length: number): number {
-    const free = this.totalBytes - this.reserved;
+    const free = BUDGET_BYTES - this.reserved;
     let chunk = MAX_CHUNK;
     while (chunk > MIN_CHUNK && chunk * READ_POOL_BUFFERS > free) chunk /= 2;
     const needed = Math.max(CHUNK_GRANULE, Math.ceil(length / CHUNK_GRANULE) * CHUNK_GRANULE);

@@ -20,6 +20,7 @@ export interface S3ClientOptions {
   endpoint?: string;
   /** default `us-east-1` */
   region?: string;
+  /** `bucket` in the path instead of the host name (MinIO and most S3-compatible servers) */
   forcePathStyle?: boolean;
   /** static credentials; leave out to use the SDK's default chain (the production setting) */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };

@@ -38,7 +38,7 @@ import {
   type StoredObject,
   StoreError,
 } from './object-store.js';
-import { createS3Client } from './s3-client.js';
+import { createS3Client, type S3ClientOptions } from './s3-client.js';
 import { httpStatusOf, isNotFound } from './s3-errors.js';
 import { partSizeFor, uploadStream } from './s3-upload.js';
 
@@ -47,17 +47,11 @@ export { isNotFound } from './s3-errors.js';
 /** Largest object a single (presigned) PutObject may carry: 5 GiB. Larger ones go through lfsd. */
 export const MAX_PRESIGNED_UPLOAD_SIZE = 5 * 1024 ** 3;
 
-export interface S3StoreOptions {
+/** The client options (endpoint, region, path style, credentials) are those of s3-client.ts. */
+export interface S3StoreOptions extends S3ClientOptions {
   bucket: string;
   /** key prefix, e.g. `lfs/` (a missing trailing `/` is added); default: the bucket root */
   prefix?: string;
-  /** for S3-compatible servers, e.g. `http://127.0.0.1:9000`; default: AWS for `region` */
-  endpoint?: string;
-  region?: string;
-  /** `bucket` in the path instead of the host name (MinIO and most S3-compatible servers) */
-  forcePathStyle?: boolean;
-  /** default: the SDK's credential chain (environment, profile, IAM role...) */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** a ready client instead of the options above; the caller keeps ownership (close() leaves it alone) */
   client?: S3Client;
   /** minimum multipart part size in bytes (default and floor 5 MiB; grows so that 10,000 parts suffice) */

@@ -12,7 +12,14 @@ import type { Permission, Repo } from '../../src/metadata/metadata-store.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { buildDeps } from '../../src/server/build-deps.js';
 import { LFS_JSON, randomObject, type TestObject } from '../helpers/content.js';
-import { addUser, basicAuth, createTestApp, verifyAction, type TestApp } from '../helpers/test-app.js';
+import {
+  addUser,
+  basicAuth,
+  batchOne,
+  createTestApp,
+  verifyAction,
+  type TestApp,
+} from '../helpers/test-app.js';
 
 type Level = 'anonymous' | 'bad-credentials' | 'none' | Permission;
 type Operation =
@@ -404,17 +411,8 @@ describe('access matrix', () => {
 
     before(async () => {
       owner = await addUser(t.deps, 'tess');
-      const batch = async (repoPath: string, operation: string, o: TestObject) => {
-        const res = await t.app.inject({
-          method: 'POST',
-          url: `/${repoPath}.git/info/lfs/objects/batch`,
-          headers: { accept: LFS_JSON, 'content-type': LFS_JSON, authorization: owner.authorization },
-          payload: JSON.stringify({ operation, objects: [{ oid: o.oid, size: o.size }] }),
-        });
-        assert.equal(res.statusCode, 200, res.body);
-        return (res.json() as { objects: Array<{ actions: Record<string, typeof upload> }> }).objects[0]!
-          .actions;
-      };
+      const batch = async (repoPath: string, operation: 'upload' | 'download', o: TestObject) =>
+        (await batchOne(t.app, operation, o, repoPath, owner.authorization)).actions!;
       // the same content in two repositories, and a second object in the first
       for (const [repoPath, o] of [
         ['tess/one', obj],

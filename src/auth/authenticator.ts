@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { lfsError } from '../errors.js';
+import { hasControlCharacter } from '../text-checks.js';
 import type { MetadataStore, User } from '../metadata/metadata-store.js';
 import { MAX_USER_NAME_LENGTH } from '../metadata/schema.js';
 import { hashAccessToken, looksLikeAccessToken } from './access-token.js';
@@ -39,15 +40,12 @@ class VerifiedPasswordCache {
   }
 }
 
-// eslint-disable-next-line no-control-regex -- control characters are what this looks for
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
-
 /**
  * A name no user can have is refused before it reaches the database: PostgreSQL rejects a NUL in
  * a text parameter with an error, which would turn a wrong credential into a 500.
  */
 function couldBeUserName(name: string): boolean {
-  return name.length <= MAX_USER_NAME_LENGTH && !CONTROL_CHARACTER.test(name);
+  return name.length <= MAX_USER_NAME_LENGTH && !hasControlCharacter(name);
 }
 
 export class Authenticator {

@@ -23,8 +23,7 @@ export interface AppDeps {
   limits: BatchLimits & { jsonBodyLimit: number };
   /**
    * This server's Prometheus metrics (passed in, never a global). HTTP requests, transfers and
-   * lock operations are counted once per request by request-context.ts (a handler may refine the
-   * lock operation's name with `request.ctx.lockOperation`); batch outcomes by the batch handler;
+   * lock operations are counted once per request by request-context.ts; batch outcomes by the batch handler;
    * store calls by MeteredStore; database pool and queries from the metadata store's hooks.
    */
   metrics: LfsdMetrics;

@@ -20,11 +20,6 @@ export interface RequestContext {
   bytesOut?: number;
   /** set for the transfer endpoints (PUT and GET of object bytes) */
   transfer?: TransferDirection;
-  /**
-   * A finer name for a lock operation than route and method give (e.g. `force_unlock`); the
-   * locking code may set it. Lock requests are counted in lfsd_lock_operations_total either way.
-   */
-  lockOperation?: string;
 }
 
 declare module 'fastify' {
@@ -130,7 +125,7 @@ function accountFor(
     const outcome = !completed ? 'aborted' : status >= 400 ? 'error' : 'ok';
     metrics.transfers.inc({ direction: ctx.transfer, outcome });
   }
-  const lockOperation = ctx.lockOperation ?? lockOperationOf(route, method);
+  const lockOperation = lockOperationOf(route, method);
   if (lockOperation) metrics.lockOperations.inc({ operation: lockOperation, outcome: lockOutcomeOf(status) });
 
   // one JSON line per request; probes and scrapes only at debug level

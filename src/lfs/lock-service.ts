@@ -14,6 +14,7 @@
  */
 import { allows } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
+import { hasControlCharacter } from '../text-checks.js';
 import { lfsError } from '../errors.js';
 import type { Lock, MetadataStore, Repo, User } from '../metadata/metadata-store.js';
 import { openRepo } from './repo-access.js';
@@ -55,8 +56,6 @@ export const MAX_LOCK_PATH_LENGTH = 1024;
 export const MAX_REF_LENGTH = 1024;
 
 const LOCK_ID = /^[1-9][0-9]{0,15}$/;
-// eslint-disable-next-line no-control-regex -- rejecting control characters is the point
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -233,7 +232,7 @@ function parseLockPath(path: unknown): string {
   if (path.length > MAX_LOCK_PATH_LENGTH) {
     throw lfsError('validation', `path is longer than ${MAX_LOCK_PATH_LENGTH} characters`);
   }
-  if (CONTROL_CHARACTER.test(path)) throw lfsError('validation', 'path must not contain control characters');
+  if (hasControlCharacter(path)) throw lfsError('validation', 'path must not contain control characters');
   return path;
 }
 

@@ -7,17 +7,9 @@
  * operations): never raw URLs, repositories or users.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PoolStats } from '../metadata/metadata-store.js';
 
 export const METRIC_PREFIX = 'lfsd_';
-
-export interface PoolStats {
-  /** connections the pool holds open */
-  open: number;
-  /** connections checked out by a query or transaction */
-  inUse: number;
-  /** callers waiting for a connection */
-  waiting: number;
-}
 
 export type TransferDirection = 'upload' | 'download';
 
@@ -102,8 +94,7 @@ export class LfsdMetrics {
   });
   /**
    * Lock API operations (create, list, verify, unlock) by outcome. The HTTP layer counts each
-   * lock request once from its route and status (request-context.ts); the locking code may name
-   * a finer operation through `request.ctx.lockOperation`.
+   * lock request once from its route, method and status (request-context.ts).
    */
   readonly lockOperations = new Counter({
     name: 'lfsd_lock_operations_total',

@@ -109,19 +109,19 @@ export class BatchPlanner {
     return { ...planned, actions: { upload } };
   }
 
+  /** direct mode: a presigned GET, or lfsd's own href when the store signs none for it */
   private async planDownload(
     object: RequestedObject,
     linkedSize: number | undefined,
     repoPath: string,
     baseUrl: string,
   ): Promise<ResponseObject> {
-    if (linkedSize === undefined) {
-      return { oid: object.oid, size: object.size, error: { code: 404, message: 'Object does not exist' } };
+    const { store, tokens } = this.deps;
+    if (linkedSize !== undefined && store.presign) {
+      const download = toAction(await store.presign('download', object.oid, linkedSize, tokens.ttl));
+      if (download) return { oid: object.oid, size: linkedSize, authenticated: true, actions: { download } };
     }
-    const presigned = await this.presignDownload({ oid: object.oid, size: linkedSize });
-    return presigned
-      ? { oid: object.oid, size: linkedSize, authenticated: true, actions: { download: presigned } }
-      : this.proxiedDownload(object, linkedSize, repoPath, baseUrl);
+    return this.proxiedDownload(object, linkedSize, repoPath, baseUrl);
   }
 
   /** A download through lfsd's own href (proxy mode, or a store that cannot presign). */
@@ -159,13 +159,6 @@ export class BatchPlanner {
   /** whether download actions may be presigned store URLs rather than lfsd's own hrefs */
   private presigningDownloads(): boolean {
     return this.deps.transferMode === 'direct' && this.deps.store.presign !== undefined;
-  }
-
-  /** presigned GET; called only for objects linked to the repository */
-  private async presignDownload(object: RequestedObject): Promise<Action | undefined> {
-    const { store, transferMode, tokens } = this.deps;
-    if (transferMode !== 'direct' || !store.presign) return undefined;
-    return toAction(await store.presign('download', object.oid, object.size, tokens.ttl));
   }
 }
 

@@ -13,12 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, describe, it } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { LFS_JSON, randomObject } from '../helpers/content.js';
 import { lfsdAdmin, lfsdNodeArgs, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
+import { basicAuth } from '../helpers/test-app.js';
+import { waitFor } from '../helpers/wait.js';
 
 const PASSWORD = 'correct horse battery';
-const AUTH = `Basic ${Buffer.from(`alice:${PASSWORD}`).toString('base64')}`;
+const AUTH = basicAuth('alice', PASSWORD);
 const NO_KEEPALIVE = new http.Agent({ keepAlive: false });
 
 /** one request on a new connection, so that successive requests may reach different workers */
@@ -62,14 +63,6 @@ function isRunning(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-async function waitFor(what: string, condition: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 

@@ -77,9 +77,9 @@ function isRecycling(body: Readable): body is RecyclingBody {
  *
  * Whatever stream finally pipes into the response (the body, or a layer passing its chunks on
  * unchanged) announces itself with the response's 'pipe' event; every chunk it emits is written
- * to the response in the same tick. When the response emits 'drain', its socket has flushed
- * everything written so far, so those chunks are free. This listener is prepended so that it runs
- * before pipe's own 'drain' listener writes the next chunk. Chunks the body did not produce, or
+ * to the response in the same tick. When the response emits 'drain' with nothing left queued in
+ * it or its socket, everything written so far is in the kernel, so those chunks are free. This
+ * listener is prepended so that it runs before pipe's own 'drain' listener writes the next chunk. Chunks the body did not produce, or
  * produced in a copy, are ignored by `recycle`; without a 'pipe' (or a 'drain'), nothing is
  * recycled and the body allocates as usual.
  */
@@ -88,6 +88,11 @@ function recycleFlushedChunks(body: RecyclingBody, response: ServerResponse): vo
     let written: Buffer[] = [];
     const onData = (chunk: Buffer) => void written.push(chunk);
     const onDrain = () => {
+      // 'drain' alone does not mean the bytes left: with pipelined requests Node emits it while the
+      // socket still queues them (a queued response handed the socket, or one buffering its first
+      // write). Only when nothing is queued, in the response or its socket, has the kernel every
+      // chunk written so far; until then they wait for a later 'drain' (or are left to the GC).
+      if (response.writableLength > 0) return;
       const flushed = written;
       written = [];
       for (const chunk of flushed) body.recycle(chunk);

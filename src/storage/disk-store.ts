@@ -181,9 +181,10 @@ export class DiskStore implements ObjectStore {
  * Fresh buffers for every chunk cost about as much CPU as the read itself (the kernel maps and
  * zeroes new pages for each one, and the garbage collector frees them again). So a consumer that
  * knows when it is done with a chunk (the HTTP response, once the chunk has gone to the socket)
- * may hand it back with `recycle(chunk)`, and later reads reuse its buffer: a download then
- * cycles through at most READ_POOL_BUFFERS buffers. Only chunks this stream produced, each once,
- * are taken back (a stale or repeated recycle is ignored); a consumer that never recycles gets a
+ * may hand it back with `recycle(chunk)`, and later reads reuse its buffer: at most
+ * READ_POOL_BUFFERS buffers are pooled (through the HTTP app, where a counting stream also holds
+ * chunks, about one chunk in three still gets a fresh buffer: test/http/download-recycle.test.ts).
+ * Only chunks this stream produced, each once, are taken back (a stale or repeated recycle is ignored); a consumer that never recycles gets a
  * new buffer per chunk, as with `fs.createReadStream`.
  */
 export class FileBody extends Readable {

@@ -7,6 +7,7 @@
  */
 import { lfsError } from '../errors.js';
 import type { MetadataStore, Permission, Repo } from '../metadata/metadata-store.js';
+import { namespaceOf } from '../rules.js';
 import type { Caller } from './caller.js';
 
 export type Access = Permission | 'none';
@@ -18,19 +19,39 @@ export function allows(access: Access, need: Permission): boolean {
 }
 
 export function ownsNamespace(userName: string, repoPath: string): boolean {
-  return repoPath.split('/')[0] === userName;
+  return namespaceOf(repoPath) === userName;
 }
 
-/** The caller's permission on `repoPath`; `repo` is undefined when it does not exist yet. */
+/**
+ * The caller's permission on `repoPath`; `repo` is undefined when it does not exist yet. A caller
+ * restricted to one repository and operation (Caller.restrict) has none elsewhere, and at most
+ * read where it may only download.
+ */
 export async function accessFor(
-  metadata: MetadataStore,
+  metadata: Pick<MetadataStore, 'findGrant'>,
   caller: Caller,
   repoPath: string,
   repo: Repo | undefined,
 ): Promise<Access> {
+  const grant =
+    caller.kind === 'user' && repo ? await metadata.findGrant(caller.user.id, repo.id) : undefined;
+  return accessWith(caller, repoPath, repo, grant);
+}
+
+/** accessFor with the caller's grant on the repository already looked up (listings). */
+export function accessWith(
+  caller: Caller,
+  repoPath: string,
+  repo: Repo | undefined,
+  grant: Permission | undefined,
+): Access {
   if (caller.kind === 'user') {
+    if (caller.restrict) {
+      if (caller.restrict.repoPath !== repoPath) return 'none';
+      const access = accessWith({ ...caller, restrict: undefined }, repoPath, repo, grant);
+      return caller.restrict.operation === 'download' && allows(access, 'read') ? 'read' : access;
+    }
     if (caller.user.isAdmin || ownsNamespace(caller.user.name, repoPath)) return 'admin';
-    const grant = repo ? await metadata.findGrant(caller.user.id, repo.id) : undefined;
     if (grant) return grant;
   }
   return repo?.isPublic ? 'read' : 'none';

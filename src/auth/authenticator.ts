@@ -6,11 +6,10 @@
  */
 import { createHash } from 'node:crypto';
 import { lfsError } from '../errors.js';
-import { hasControlCharacter } from '../text-checks.js';
-import type { MetadataStore, User } from '../metadata/metadata-store.js';
-import { MAX_USER_NAME_LENGTH } from '../metadata/schema.js';
+import type { MetadataStore, TokenRecord, User } from '../metadata/metadata-store.js';
+import { isValidUserName } from '../rules.js';
 import { hashAccessToken, looksLikeAccessToken } from './access-token.js';
-import { ANONYMOUS, type Caller } from './caller.js';
+import { ANONYMOUS, passwordCredential, type Caller } from './caller.js';
 import { verifyPassword } from './password-hash.js';
 
 /**
@@ -38,14 +37,6 @@ class VerifiedPasswordCache {
     if (this.entries.size >= this.maxEntries) this.entries.clear();
     this.entries.set(key, Date.now() + this.ttlMs);
   }
-}
-
-/**
- * A name no user can have is refused before it reaches the database: PostgreSQL rejects a NUL in
- * a text parameter with an error, which would turn a wrong credential into a 500.
- */
-function couldBeUserName(name: string): boolean {
-  return name.length <= MAX_USER_NAME_LENGTH && !hasControlCharacter(name);
 }
 
 export class Authenticator {
@@ -79,27 +70,36 @@ export class Authenticator {
     if (looksLikeAccessToken(secret)) {
       // a secret shaped like a token is a token: an expired or revoked one must not cost a scrypt
       // password check on every retry (no user picks 48 characters of this exact shape)
-      const user = await this.userForToken(secret);
-      if (user) return { kind: 'user', user, via: 'token' };
+      const found = await this.liveToken(secret);
+      if (found) {
+        const { token, user } = found;
+        return {
+          kind: 'user',
+          user,
+          credential: { kind: 'token', id: String(token.id) },
+          tokenScopes: token.scopes ?? [],
+        };
+      }
       throw lfsError('bad_credentials', 'Token is unknown, expired or revoked');
     }
-    if (name && couldBeUserName(name)) {
+    // a name no user can have never reaches the database (PostgreSQL rejects a NUL with an error)
+    if (isValidUserName(name)) {
       const user = await this.userForPassword(name, secret);
-      if (user) return { kind: 'user', user, via: 'password' };
+      if (user) return { kind: 'user', user, credential: passwordCredential(user) };
     }
     throw lfsError('bad_credentials');
   }
 
-  private async userForToken(secret: string): Promise<User | undefined> {
+  private async liveToken(secret: string): Promise<{ token: TokenRecord; user: User } | undefined> {
     const found = await this.metadata.findTokenBySecretHash(hashAccessToken(secret));
-    if (!found || found.token.revokedAt) return undefined;
+    if (!found || found.token.revokedAt || found.user.disabled) return undefined;
     if (found.token.expiresAt && found.token.expiresAt.getTime() <= Date.now()) return undefined;
-    return found.user;
+    return found;
   }
 
   private async userForPassword(name: string, password: string): Promise<User | undefined> {
     const user = await this.metadata.findUserByName(name);
-    if (!user?.passwordHash) return undefined;
+    if (!user?.passwordHash || user.disabled) return undefined;
     const key = createHash('sha256').update(user.passwordHash).update('\0').update(password).digest('base64');
     if (this.verified.has(key)) return user;
     if (!(await verifyPassword(password, user.passwordHash))) return undefined;

@@ -1,8 +1,10 @@
 /**
  * Short-lived tokens the server puts in transfer actions' `header` (DESIGN.md "Auth"), so that
  * transfers need no credential helper and a leaked href opens one object, in one repository, for
- * one operation, until it expires. Format: `<expiry unix s>.<size>.<HMAC-SHA256 base64url>` over
- * the operation, repository path, oid, size and expiry.
+ * one operation, until it expires or the credential that was shown for it is revoked. Format:
+ * `<expiry unix s>.<size>.<credential ref>.<HMAC-SHA256 base64url>` over the operation, repository
+ * path, oid, size, credential reference (credentials.ts) and expiry. The signature proves what the
+ * token grants; CredentialChecker decides, when it is used, whether the credential still stands.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -13,6 +15,8 @@ export interface TransferScope {
   repoPath: string;
   oid: string;
   size: number;
+  /** the credential that authenticated the batch request (credentials.ts credentialRef) */
+  credential: string;
 }
 
 export interface IssuedToken {
@@ -60,16 +64,25 @@ export class TransferTokens {
     return { token: this.rememberedToken(scope, expiry), expiresIn: Math.floor(expiry - nowSeconds) };
   }
 
-  /** The size the token was issued for, or undefined when it is invalid, expired or for another scope. */
-  verify(token: string, scope: Omit<TransferScope, 'size'>): { size: number } | undefined {
-    const match = /^(\d{1,12})\.(\d{1,16})\.([A-Za-z0-9_-]{43})$/.exec(token);
+  /**
+   * The size and credential reference the token was issued with, or undefined when it is invalid,
+   * expired or for another scope.
+   */
+  verify(
+    token: string,
+    scope: Omit<TransferScope, 'size' | 'credential'>,
+  ): { size: number; credential: string } | undefined {
+    const match = /^(\d{1,12})\.(\d{1,16})\.([a-z][0-9-]{0,33})\.([A-Za-z0-9_-]{43})$/.exec(token);
     if (!match) return undefined;
     const expiry = Number(match[1]);
     const size = Number(match[2]);
+    const credential = match[3] as string;
     if (expiry * 1000 < this.now() || !Number.isSafeInteger(size)) return undefined;
-    const expected = Buffer.from(this.sign(signedText({ ...scope, size }, expiry)));
-    const given = Buffer.from(match[3] as string);
-    return given.length === expected.length && timingSafeEqual(given, expected) ? { size } : undefined;
+    const expected = Buffer.from(this.sign(signedText({ ...scope, size, credential }, expiry)));
+    const given = Buffer.from(match[4] as string);
+    return given.length === expected.length && timingSafeEqual(given, expected)
+      ? { size, credential }
+      : undefined;
   }
 
   private rememberedToken(scope: TransferScope, expiry: number): string {
@@ -81,7 +94,7 @@ export class TransferTokens {
     const text = signedText(scope, expiry);
     let token = this.tokens.get(text);
     if (token === undefined) {
-      token = `${expiry}.${scope.size}.${this.sign(text)}`;
+      token = `${expiry}.${scope.size}.${scope.credential}.${this.sign(text)}`;
       this.tokens.set(text, token);
     }
     return token;
@@ -93,5 +106,5 @@ export class TransferTokens {
 }
 
 function signedText(scope: TransferScope, expiry: number): string {
-  return `${scope.operation}\n${scope.repoPath}\n${scope.oid}\n${scope.size}\n${expiry}`;
+  return `${scope.operation}\n${scope.repoPath}\n${scope.oid}\n${scope.size}\n${scope.credential}\n${expiry}`;
 }

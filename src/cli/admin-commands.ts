@@ -1,16 +1,23 @@
 /**
  * Admin commands: users, tokens, repositories, grants. Each opens the same metadata a running
- * `serve` uses (--data-dir / --database-url / --config) and works while the server runs.
+ * `serve` uses (--data-dir / --database-url / --config), acts as the operator through the admin
+ * service layer (src/admin/: the rules live there, shared with the admin API), and works while
+ * the server runs.
  */
 import { Command } from 'commander';
-import { generateAccessToken, hashAccessToken } from '../auth/access-token.js';
-import { hashPassword } from '../auth/password-hash.js';
-import type { MetadataStore, Permission } from '../metadata/metadata-store.js';
+import { OPERATOR } from '../admin/actor.js';
+import { createAdminServices, type AdminServices } from '../admin/admin-services.js';
+import { tokenState } from '../admin/token-service.js';
+import type { MetadataStore, Repo } from '../metadata/metadata-store.js';
 import { openMetadata } from '../server/build-deps.js';
 import { parseDuration } from './duration.js';
 import { addSettingOptions, METADATA_SETTINGS, settingsFrom } from './settings-options.js';
 
-type Action = (metadata: MetadataStore, args: string[], options: Record<string, unknown>) => Promise<void>;
+type Action = (
+  services: AdminServices & { metadata: MetadataStore },
+  args: string[],
+  options: Record<string, unknown>,
+) => Promise<void>;
 
 /** A subcommand that opens the metadata, runs `action`, and closes it whatever happens. */
 export function adminCommand(name: string, description: string, action: Action): Command {
@@ -21,7 +28,7 @@ export function adminCommand(name: string, description: string, action: Action):
     const options = cmd.opts();
     const metadata = await openMetadata(settingsFrom(options));
     try {
-      await action(metadata, cmd.args, options);
+      await action({ ...createAdminServices(metadata), metadata }, cmd.args, options);
     } finally {
       await metadata.close();
     }
@@ -29,27 +36,9 @@ export function adminCommand(name: string, description: string, action: Action):
   return command;
 }
 
-async function requireUser(metadata: MetadataStore, name: string) {
-  const user = await metadata.findUserByName(name);
-  if (!user) throw new Error(`no user named ${name}`);
-  return user;
-}
-
-export async function requireRepo(metadata: MetadataStore, path: string) {
-  const repo = await metadata.findRepo(normaliseRepoPath(path));
-  if (!repo) throw new Error(`no repository ${path} (create it with: lfsd repo create ${path})`);
-  return repo;
-}
-
-export function normaliseRepoPath(path: string): string {
-  const trimmed = path.replace(/^\/+|\/+$/g, '').replace(/\.git$/, '');
-  if (
-    !/^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/.test(trimmed) ||
-    trimmed.includes('..')
-  ) {
-    throw new Error(`invalid repository path "${path}": expected segments like alice/assets`);
-  }
-  return trimmed;
+/** The repository at `path` (as an operator writes it: `alice/assets`, `/alice/assets.git`). */
+export async function requireRepo(services: AdminServices, path: string): Promise<Repo> {
+  return (await services.repos.get(OPERATOR, path)).repo;
 }
 
 async function readStdin(): Promise<string> {
@@ -60,23 +49,13 @@ async function readStdin(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
-const PERMISSIONS: readonly Permission[] = ['read', 'write', 'admin'];
-
 export function userCommand(): Command {
   return new Command('user')
     .description('manage users')
     .addCommand(
-      adminCommand('add', 'create a user', async (metadata, [name], options) => {
-        if (!name || !/^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/.test(name))
-          throw new Error('user names are letters, digits, . _ -');
+      adminCommand('add', 'create a user', async ({ users }, [name], options) => {
         const password = options.passwordStdin ? await readStdin() : undefined;
-        if (password !== undefined && password.length < 8)
-          throw new Error('password must be at least 8 characters');
-        await metadata.createUser({
-          name,
-          isAdmin: Boolean(options.admin),
-          passwordHash: password === undefined ? null : await hashPassword(password),
-        });
+        await users.add(OPERATOR, { name: name as string, admin: Boolean(options.admin), password });
         console.error(
           `created user ${name}${options.admin ? ' (admin)' : ''}${password === undefined ? ' without a password: use a token' : ''}`,
         );
@@ -86,18 +65,40 @@ export function userCommand(): Command {
         .option('--password-stdin', 'read the password from standard input'),
     )
     .addCommand(
-      adminCommand('passwd', 'set a user password read from standard input', async (metadata, [name]) => {
-        const user = await requireUser(metadata, name as string);
-        const password = await readStdin();
-        if (password.length < 8) throw new Error('password must be at least 8 characters');
-        await metadata.setPasswordHash(user.id, await hashPassword(password));
+      adminCommand('passwd', 'set a user password read from standard input', async ({ users }, [name]) => {
+        await users.setPassword(OPERATOR, name as string, await readStdin());
       }).argument('<name>'),
     )
     .addCommand(
-      adminCommand('list', 'list users', async (metadata) => {
-        for (const user of await metadata.listUsers())
-          console.log(`${user.name}${user.isAdmin ? '\tadmin' : ''}`);
+      adminCommand('list', 'list users: name, then admin and disabled when they apply', async ({ users }) => {
+        for (const user of await users.list(OPERATOR)) {
+          console.log(
+            [user.name, user.isAdmin && 'admin', user.disabled && 'disabled'].filter(Boolean).join('\t'),
+          );
+        }
       }),
+    )
+    .addCommand(
+      adminCommand(
+        'disable',
+        'stop a user from signing in; their tokens, keys and transfers stop working at once',
+        async ({ users }, [name]) => users.setDisabled(OPERATOR, name as string, true),
+      ).argument('<name>'),
+    )
+    .addCommand(
+      adminCommand('enable', 'let a disabled user sign in again', async ({ users }, [name]) =>
+        users.setDisabled(OPERATOR, name as string, false),
+      ).argument('<name>'),
+    )
+    .addCommand(
+      adminCommand(
+        'remove',
+        'remove a user with their tokens, grants and locks',
+        async ({ users }, [name]) => {
+          await users.remove(OPERATOR, name as string);
+          console.error(`removed user ${name}`);
+        },
+      ).argument('<name>'),
     );
 }
 
@@ -108,56 +109,43 @@ export function tokenCommand(): Command {
       adminCommand(
         'create',
         'create a token; prints it alone on stdout (shown only once)',
-        async (metadata, [name], options) => {
-          const user = await requireUser(metadata, name as string);
-          const expiresIn = options.expiresIn ? parseDuration(options.expiresIn as string) : undefined;
-          const expiresAt = expiresIn === undefined ? null : new Date(Date.now() + expiresIn);
-          // 0s would make a token dead on arrival; a huge one an invalid date ("Invalid time value")
-          if (expiresAt && (expiresIn === 0 || Number.isNaN(expiresAt.getTime()))) {
-            throw new Error(
-              `--expires-in ${String(options.expiresIn)}: expected a positive duration that ends within the date range, e.g. 30d`,
-            );
-          }
-          const token = generateAccessToken();
-          await metadata.createToken({
-            userId: user.id,
+        async ({ tokens }, [name], options) => {
+          const { token } = await tokens.create(OPERATOR, name as string, {
             name: (options.name as string | undefined) ?? null,
-            secretHash: hashAccessToken(token),
-            expiresAt,
+            expiresInMs: options.expiresIn ? parseDuration(options.expiresIn as string) : undefined,
+            scopes: (options.scope as string[] | undefined) ?? [],
           });
           console.log(token);
         },
       )
         .argument('<user>')
         .option('--name <label>', 'a label to recognise the token by')
-        .option('--expires-in <duration>', 'e.g. 30d, 12h; default never'),
+        .option('--expires-in <duration>', 'e.g. 30d, 12h; default never')
+        .option('--scope <scope...>', 'extra scopes: tokens (may create further tokens)'),
     )
     .addCommand(
-      adminCommand('list', "list a user's tokens (never their secrets)", async (metadata, [name]) => {
-        const user = await requireUser(metadata, name as string);
-        for (const t of await metadata.listTokens(user.id)) {
-          const state = t.revokedAt
-            ? 'revoked'
-            : t.expiresAt && t.expiresAt <= new Date()
-              ? 'expired'
-              : 'active';
-          console.log(
-            [
-              t.id,
-              t.name ?? '-',
-              state,
-              t.createdAt.toISOString(),
-              t.expiresAt?.toISOString() ?? 'never',
-            ].join('\t'),
-          );
-        }
-      }).argument('<user>'),
+      adminCommand(
+        'list',
+        "list a user's tokens (never their secrets): id, label, state, created, expires, scopes",
+        async ({ tokens }, [name]) => {
+          for (const t of await tokens.list(OPERATOR, name as string)) {
+            console.log(
+              [
+                t.id,
+                t.name ?? '-',
+                tokenState(t),
+                t.createdAt.toISOString(),
+                t.expiresAt?.toISOString() ?? 'never',
+                t.scopes?.length ? t.scopes.join(',') : '-',
+              ].join('\t'),
+            );
+          }
+        },
+      ).argument('<user>'),
     )
     .addCommand(
-      adminCommand('revoke', 'revoke a token by id', async (metadata, [name, id]) => {
-        const user = await requireUser(metadata, name as string);
-        if (!(await metadata.revokeToken(user.id, Number(id))))
-          throw new Error(`user ${name} has no token ${id}`);
+      adminCommand('revoke', 'revoke a token by id', async ({ tokens }, [name, id]) => {
+        await tokens.revoke(OPERATOR, name as string, Number(id));
       })
         .argument('<user>')
         .argument('<id>'),
@@ -171,18 +159,28 @@ export function repoCommand(): Command {
       adminCommand(
         'create',
         'create a repository (private unless --public)',
-        async (metadata, [path], options) => {
-          await metadata.createRepo(normaliseRepoPath(path as string), { isPublic: Boolean(options.public) });
+        async ({ repos }, [path], options) => {
+          await repos.create(OPERATOR, path as string, { isPublic: Boolean(options.public) });
         },
       )
         .argument('<path>')
         .option('--public', 'anyone may download without credentials'),
     )
     .addCommand(
-      adminCommand('list', 'list repositories', async (metadata) => {
-        for (const repo of await metadata.listRepos())
+      adminCommand('list', 'list repositories', async ({ repos }) => {
+        for (const { repo } of await repos.list(OPERATOR))
           console.log(`${repo.path}${repo.isPublic ? '\tpublic' : ''}`);
       }),
+    )
+    .addCommand(
+      adminCommand('public', 'let anyone download from a repository', async ({ repos }, [path]) =>
+        repos.setPublic(OPERATOR, path as string, true),
+      ).argument('<path>'),
+    )
+    .addCommand(
+      adminCommand('private', 'make a repository private again', async ({ repos }, [path]) =>
+        repos.setPublic(OPERATOR, path as string, false),
+      ).argument('<path>'),
     );
 }
 
@@ -190,12 +188,8 @@ export function grantCommands(): Command[] {
   const grant = adminCommand(
     'grant',
     'give a user read, write or admin on a repository',
-    async (metadata, [name, path, level]) => {
-      if (!PERMISSIONS.includes(level as Permission))
-        throw new Error(`permission must be one of ${PERMISSIONS.join(', ')}`);
-      const user = await requireUser(metadata, name as string);
-      const repo = await requireRepo(metadata, path as string);
-      await metadata.setGrant(user.id, repo.id, level as Permission);
+    async ({ grants }, [name, path, level]) => {
+      await grants.grant(OPERATOR, name as string, path as string, level as string);
     },
   )
     .argument('<user>')
@@ -204,10 +198,8 @@ export function grantCommands(): Command[] {
   const revoke = adminCommand(
     'revoke',
     "remove a user's grant on a repository",
-    async (metadata, [name, path]) => {
-      const user = await requireUser(metadata, name as string);
-      const repo = await requireRepo(metadata, path as string);
-      if (!(await metadata.removeGrant(user.id, repo.id))) throw new Error(`${name} has no grant on ${path}`);
+    async ({ grants }, [name, path]) => {
+      await grants.revoke(OPERATOR, name as string, path as string);
     },
   )
     .argument('<user>')

@@ -14,10 +14,10 @@ export function lockCommand(): Command {
       adminCommand(
         'list',
         'list the locks of a repository: id, path, owner, locked at',
-        async (metadata, [path]) => {
-          const repo = await requireRepo(metadata, path as string);
+        async (services, [path]) => {
+          const repo = await requireRepo(services, path as string);
           let count = 0;
-          for await (const lock of new LockService(metadata).all(repo)) {
+          for await (const lock of new LockService(services.metadata).all(repo)) {
             const json = toLockJson(lock);
             console.log([json.id, json.path, json.owner.name, json.locked_at].join('\t'));
             count++;
@@ -27,9 +27,9 @@ export function lockCommand(): Command {
       ).argument('<path>', 'repository, e.g. alice/assets'),
     )
     .addCommand(
-      adminCommand('remove', 'remove a lock whoever owns it (force unlock)', async (metadata, [path, id]) => {
-        const repo = await requireRepo(metadata, path as string);
-        const lock = await new LockService(metadata).remove(repo, id as string);
+      adminCommand('remove', 'remove a lock whoever owns it (force unlock)', async (services, [path, id]) => {
+        const repo = await requireRepo(services, path as string);
+        const lock = await new LockService(services.metadata).remove(repo, id as string);
         if (!lock) throw new Error(`${repo.path} has no lock ${id}`);
         console.error(`removed lock ${lock.id} on ${lock.path} held by ${lock.ownerName}`);
       })

@@ -61,6 +61,11 @@ export const settingsSchema = z.strictObject({
   secret: text.min(32, 'expected at least 32 characters').optional(),
   /** lifetime of transfer hrefs in seconds (the client re-batches 5 s before expiry) */
   transferTokenTtl: int(60).default(3600),
+  /**
+   * lifetime of presigned S3 URLs in seconds (transferMode direct). Revoking a credential cannot
+   * withdraw a presigned URL already handed out, so this is how long one may still be used.
+   */
+  presignedUrlTtl: int(60, 7 * 24 * 3600).default(900),
   maxObjectSize: int(0).default(100 * 1024 ** 3),
   maxBatchObjects: int(1, 100_000).default(1000),
   jsonBodyLimit: int(1024).default(1024 * 1024),

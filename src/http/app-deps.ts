@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
+import type { CredentialChecker } from '../auth/credentials.js';
 import type { TransferTokens } from '../auth/transfer-token.js';
 import type { BatchPlanner } from '../lfs/batch-planner.js';
 import type { BatchLimits } from '../lfs/batch-request.js';
@@ -15,6 +16,8 @@ export interface AppDeps {
   metadata: MetadataStore;
   store: ObjectStore;
   authenticator: Authenticator;
+  /** whether the credential behind a transfer token still stands (revocation) */
+  credentials: CredentialChecker;
   tokens: TransferTokens;
   planner: BatchPlanner;
   transfers: TransferService;

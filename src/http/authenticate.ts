@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../auth/caller.js';
 import { lfsError } from '../errors.js';
 import type { TransferOperation } from '../auth/transfer-token.js';
+import type { Permission } from '../metadata/metadata-store.js';
 import type { AppDeps } from './app-deps.js';
 
 /** The caller of an API request, recorded for the request's log line. */
@@ -11,21 +12,28 @@ export async function authenticate(deps: AppDeps, request: FastifyRequest): Prom
   return caller;
 }
 
+/** the permission each transfer needs, checked again when the transfer runs */
+const NEEDS: Record<TransferOperation, Permission> = { upload: 'write', verify: 'write', download: 'read' };
+
 /**
  * The size a transfer href's token was issued for. Transfer hrefs carry a server-signed token in
  * `Authorization: Bearer` (DESIGN.md "Auth"); 403 when it is missing, expired or for another
- * scope: the client then goes back through the batch API for a fresh one.
+ * scope, or when the credential it was granted under has been revoked or no longer allows the
+ * transfer (auth/credentials.ts): the client then goes back through the batch API.
  */
-export function requireTransferToken(
+export async function requireTransferToken(
   deps: AppDeps,
   request: FastifyRequest,
   operation: TransferOperation,
   repoPath: string,
   oid: string,
-): number {
+): Promise<number> {
   const header = request.headers.authorization ?? '';
   const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
   const granted = token && deps.tokens.verify(token, { operation, repoPath, oid });
   if (!granted) throw lfsError('forbidden', 'Transfer token missing, expired or not valid for this object');
+  if (!(await deps.credentials.stillAllows(granted.credential, repoPath, NEEDS[operation]))) {
+    throw lfsError('forbidden', 'The credential this transfer was granted under has been revoked');
+  }
   return granted.size;
 }

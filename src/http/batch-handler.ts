@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { credentialRef } from '../auth/credentials.js';
 import { parseBatchRequest } from '../lfs/batch-request.js';
 import { lfsBaseUrl } from '../lfs/hrefs.js';
 import { openRepo } from '../lfs/repo-access.js';
@@ -20,7 +21,12 @@ export async function handleBatch(
   const { repo } = await openRepo(deps.metadata, caller, repoPath, need, {
     create: batch.operation === 'upload',
   });
-  const response = await deps.planner.plan(batch, repoPath, repo, lfsBaseUrl(deps.publicUrl, repoPath));
+  const response = await deps.planner.plan(batch, {
+    repoPath,
+    repo,
+    baseUrl: lfsBaseUrl(deps.publicUrl, repoPath),
+    credential: credentialRef(caller),
+  });
   deps.metrics.countBatch(batch.operation, response.objects);
   return sendLfsJson(reply, 200, response);
 }

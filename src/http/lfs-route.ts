@@ -7,11 +7,10 @@
  *   /{repo-path}[.git][/info/lfs]/locks/verify
  *   /{repo-path}[.git][/info/lfs]/locks/{id}/unlock
  * `{repo-path}` is one or more segments. The suffix is matched from the end, so a repository may
- * itself be called `objects` or `locks`. Segments are validated here, so no `..`, empty or odd
- * segment ever reaches the layers below.
+ * itself be called `objects` or `locks`. The repository path follows the one rule of rules.ts
+ * (repoPathOf), so no `..`, empty or odd segment ever reaches the layers below.
  */
-import { MAX_REPO_PATH_LENGTH } from '../metadata/schema.js';
-import { isValidOid } from '../storage/object-store.js';
+import { isValidLockId, isValidOid, repoPathOf } from '../rules.js';
 
 export type LfsEndpoint =
   | { kind: 'batch' }
@@ -26,9 +25,6 @@ export interface LfsRoute {
   endpoint: LfsEndpoint;
 }
 
-const SEGMENT = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,99}$/;
-const MAX_DEPTH = 8;
-
 /** The route for `pathname` (no query string), `undefined` for anything else. */
 export function parseLfsRoute(pathname: string): LfsRoute | undefined {
   let segments: string[];
@@ -42,14 +38,8 @@ export function parseLfsRoute(pathname: string): LfsRoute | undefined {
   let repoSegments = segments.slice(0, segments.length - matched.length);
   if (repoSegments.at(-2) === 'info' && repoSegments.at(-1) === 'lfs')
     repoSegments = repoSegments.slice(0, -2);
-  const last = repoSegments.at(-1);
-  if (last?.endsWith('.git')) repoSegments = [...repoSegments.slice(0, -1), last.slice(0, -'.git'.length)];
-  if (repoSegments.length === 0 || repoSegments.length > MAX_DEPTH) return undefined;
-  if (!repoSegments.every((s) => SEGMENT.test(s) && !s.endsWith('.git') && !s.includes('..')))
-    return undefined;
-  const repoPath = repoSegments.join('/');
-  if (repoPath.length > MAX_REPO_PATH_LENGTH) return undefined;
-  return { repoPath, endpoint: matched.endpoint };
+  const repoPath = repoPathOf(repoSegments);
+  return repoPath === undefined ? undefined : { repoPath, endpoint: matched.endpoint };
 }
 
 function matchSuffix(segments: string[]): { length: number; endpoint: LfsEndpoint } | undefined {
@@ -60,7 +50,7 @@ function matchSuffix(segments: string[]): { length: number; endpoint: LfsEndpoin
   if (a === 'objects' && isValidOid(b) && c === 'verify')
     return { length: 3, endpoint: { kind: 'verify', oid: b } };
   if (y === 'locks' && z === 'verify') return { length: 2, endpoint: { kind: 'locks-verify' } };
-  if (a === 'locks' && c === 'unlock' && b && /^[A-Za-z0-9_-]{1,64}$/.test(b)) {
+  if (a === 'locks' && c === 'unlock' && isValidLockId(b)) {
     return { length: 3, endpoint: { kind: 'unlock', lockId: b } };
   }
   if (z === 'locks') return { length: 1, endpoint: { kind: 'locks' } };

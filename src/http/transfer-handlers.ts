@@ -18,7 +18,7 @@ export async function handleUpload(
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
-  const size = requireTransferToken(deps, request, 'upload', repoPath, oid);
+  const size = await requireTransferToken(deps, request, 'upload', repoPath, oid);
   const declared = request.headers['content-length'];
   if (declared !== undefined && Number(declared) !== size) {
     throw lfsError('size_mismatch', `Content-Length ${declared} does not match the object size ${size}`);
@@ -45,7 +45,7 @@ export async function handleDownload(
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
-  requireTransferToken(deps, request, 'download', repoPath, oid);
+  await requireTransferToken(deps, request, 'download', repoPath, oid);
   const size = await deps.transfers.linkedSize(repoPath, oid);
   const range = parseRange(request.headers.range, size);
   if (range === 'unsatisfiable') {
@@ -114,7 +114,7 @@ export async function handleVerify(
   request: FastifyRequest,
   reply: FastifyReply,
 ) {
-  requireTransferToken(deps, request, 'verify', repoPath, oid);
+  await requireTransferToken(deps, request, 'verify', repoPath, oid);
   const body = request.body as { oid?: unknown; size?: unknown } | undefined;
   if (body?.oid !== oid) throw lfsError('validation', 'oid in the body does not match the URL');
   if (typeof body.size !== 'number' || !Number.isSafeInteger(body.size) || body.size < 0) {

@@ -48,6 +48,22 @@ export interface PlannerDeps {
   tokens: TransferTokens;
   /** `direct` hands out presigned store URLs when the store can sign them */
   transferMode: 'proxy' | 'direct';
+  /**
+   * lifetime of presigned store URLs: unlike lfsd's own hrefs they cannot be revoked (the store
+   * checks only their signature), so this bounds how long a revoked credential's URLs still work
+   */
+  presignTtlSeconds: number;
+}
+
+/** Where a batch plans for: the repository, the base of lfsd's own hrefs, and who asked. */
+export interface BatchTarget {
+  repoPath: string;
+  /** undefined when the repository does not exist (a download batch of an unknown repository) */
+  repo: Repo | undefined;
+  /** the repository's LFS base URL: transfer hrefs live under it */
+  baseUrl: string;
+  /** the caller's credential (auth/credentials.ts credentialRef): its transfer tokens end with it */
+  credential: string;
 }
 
 /** concurrent store `stat` calls per batch (an S3 HEAD each) */
@@ -56,12 +72,8 @@ const STAT_CONCURRENCY = 16;
 export class BatchPlanner {
   constructor(private readonly deps: PlannerDeps) {}
 
-  async plan(
-    request: BatchRequest,
-    repoPath: string,
-    repo: Repo | undefined,
-    baseUrl: string,
-  ): Promise<BatchResponse> {
+  async plan(request: BatchRequest, target: BatchTarget): Promise<BatchResponse> {
+    const { repo } = target;
     const linked = repo
       ? await this.deps.metadata.findLinkedObjects(
           repo.id,
@@ -71,30 +83,26 @@ export class BatchPlanner {
     const planned =
       request.operation === 'upload'
         ? await mapLimit(request.objects, STAT_CONCURRENCY, (o) =>
-            this.planUpload(o, linked.get(o.oid), repoPath, repo, baseUrl),
+            this.planUpload(o, linked.get(o.oid), target),
           )
         : this.presigningDownloads()
-          ? await Promise.all(
-              request.objects.map((o) => this.planDownload(o, linked.get(o.oid), repoPath, baseUrl)),
-            )
+          ? await Promise.all(request.objects.map((o) => this.planDownload(o, linked.get(o.oid), target)))
           : // proxy mode: plain synchronous planning, no promise per object (a 100-object batch
             // spent about as long in promise bookkeeping as in signing its 100 tokens)
-            request.objects.map((o) => this.proxiedDownload(o, linked.get(o.oid), repoPath, baseUrl));
+            request.objects.map((o) => this.proxiedDownload(o, linked.get(o.oid), target));
     return { transfer: 'basic', objects: [...planned, ...request.rejected], hash_algo: 'sha256' };
   }
 
   private async planUpload(
     object: RequestedObject,
     linkedSize: number | undefined,
-    repoPath: string,
-    repo: Repo | undefined,
-    baseUrl: string,
+    { repoPath, repo, baseUrl, credential }: BatchTarget,
   ): Promise<ResponseObject> {
     if (linkedSize === object.size) {
       const stored = await this.deps.store.stat(object.oid);
       if (stored?.size === object.size) return { oid: object.oid, size: object.size };
     }
-    const scope = { repoPath, oid: object.oid, size: object.size };
+    const scope = { repoPath, oid: object.oid, size: object.size, credential };
     // echo the requested size: the client compares it with its local file (section 2.2)
     const planned = { oid: object.oid, size: object.size, authenticated: true };
     const direct = repo && (await this.presignUpload(repo, object));
@@ -113,23 +121,23 @@ export class BatchPlanner {
   private async planDownload(
     object: RequestedObject,
     linkedSize: number | undefined,
-    repoPath: string,
-    baseUrl: string,
+    target: BatchTarget,
   ): Promise<ResponseObject> {
-    const { store, tokens } = this.deps;
-    if (linkedSize !== undefined && store.presign) {
-      const download = toAction(await store.presign('download', object.oid, linkedSize, tokens.ttl));
+    const { store } = this.deps;
+    if (linkedSize !== undefined && store.presign && store.capabilities.has('presign')) {
+      const download = toAction(
+        await store.presign('download', object.oid, linkedSize, this.deps.presignTtlSeconds),
+      );
       if (download) return { oid: object.oid, size: linkedSize, authenticated: true, actions: { download } };
     }
-    return this.proxiedDownload(object, linkedSize, repoPath, baseUrl);
+    return this.proxiedDownload(object, linkedSize, target);
   }
 
   /** A download through lfsd's own href (proxy mode, or a store that cannot presign). */
   private proxiedDownload(
     object: RequestedObject,
     linkedSize: number | undefined,
-    repoPath: string,
-    baseUrl: string,
+    { repoPath, baseUrl, credential }: BatchTarget,
   ): ResponseObject {
     if (linkedSize === undefined) {
       return { oid: object.oid, size: object.size, error: { code: 404, message: 'Object does not exist' } };
@@ -139,6 +147,7 @@ export class BatchPlanner {
       size: linkedSize,
       repoPath,
       operation: 'download',
+      credential,
     });
     return { oid: object.oid, size: linkedSize, authenticated: true, actions: { download } };
   }
@@ -151,14 +160,17 @@ export class BatchPlanner {
 
   /** presigned upload into the repository's staging area; never the final key (proof of possession) */
   private async presignUpload(repo: Repo, object: RequestedObject): Promise<Action | undefined> {
-    const { store, transferMode, tokens } = this.deps;
-    if (transferMode !== 'direct' || !store.presignStagedUpload) return undefined;
-    return toAction(await store.presignStagedUpload(stagingScope(repo), object.oid, object.size, tokens.ttl));
+    const { store, transferMode, presignTtlSeconds } = this.deps;
+    if (transferMode !== 'direct' || !store.presignStagedUpload || !store.capabilities.has('staged-upload'))
+      return undefined;
+    return toAction(
+      await store.presignStagedUpload(stagingScope(repo), object.oid, object.size, presignTtlSeconds),
+    );
   }
 
   /** whether download actions may be presigned store URLs rather than lfsd's own hrefs */
   private presigningDownloads(): boolean {
-    return this.deps.transferMode === 'direct' && this.deps.store.presign !== undefined;
+    return this.deps.transferMode === 'direct' && this.deps.store.capabilities.has('presign');
   }
 }
 

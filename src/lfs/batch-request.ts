@@ -4,7 +4,7 @@
  * it protects the server (oid shape, safe integer sizes, number of objects).
  */
 import { lfsError } from '../errors.js';
-import { isValidOid } from '../storage/object-store.js';
+import { isValidOid, isValidSize } from '../rules.js';
 
 export type Operation = 'upload' | 'download';
 
@@ -81,7 +81,7 @@ export function parseBatchRequest(body: unknown, limits: BatchLimits): BatchRequ
         size: echoSize,
         error: { code: 422, message: 'Invalid oid: expected 64 lowercase hex characters' },
       });
-    } else if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) {
+    } else if (!isValidSize(size)) {
       malformed++;
       rejected.push({
         oid,

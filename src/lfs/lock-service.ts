@@ -14,9 +14,15 @@
  */
 import { allows } from '../auth/access.js';
 import type { Caller } from '../auth/caller.js';
-import { hasControlCharacter } from '../text-checks.js';
 import { lfsError } from '../errors.js';
 import type { Lock, MetadataStore, Repo, User } from '../metadata/metadata-store.js';
+import {
+  checkLockPath,
+  checkOptionalText,
+  isValidLockId,
+  isValidLockPath,
+  MAX_REF_LENGTH,
+} from '../rules.js';
 import { openRepo } from './repo-access.js';
 
 /** A lock as the protocol shows it (section 4). */
@@ -50,13 +56,6 @@ export interface LockLimits {
 
 export const DEFAULT_LOCK_LIMITS: LockLimits = { defaultLimit: 100, maxLimit: 1000 };
 
-/** The longest lock path accepted, in characters (what the metadata schema is sized for). */
-export const MAX_LOCK_PATH_LENGTH = 1024;
-/** The longest ref name recorded with a lock. */
-export const MAX_REF_LENGTH = 1024;
-
-const LOCK_ID = /^[1-9][0-9]{0,15}$/;
-
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -76,7 +75,7 @@ export function encodeCursor(lastId: string): string {
 /** The lock id a cursor stands for; 422 for anything this server did not hand out. */
 export function decodeCursor(cursor: string): string {
   const id = /^[A-Za-z0-9_-]{1,24}$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  if (!LOCK_ID.test(id) || encodeCursor(id) !== cursor) throw lfsError('validation', 'cursor is not valid');
+  if (!isValidLockId(id) || encodeCursor(id) !== cursor) throw lfsError('validation', 'cursor is not valid');
   return id;
 }
 
@@ -91,7 +90,7 @@ export class LockService {
     const { repo: existing } = await openRepo(this.metadata, caller, repoPath, 'write');
     const user = signedIn(caller);
     if (!isObject(body)) throw lfsError('validation', 'Request body must be a JSON object');
-    const path = parseLockPath(body.path);
+    const path = checkLockPath(body.path);
     const ref = parseRef(body.ref);
     const repo = existing ?? (await this.metadata.ensureRepo(repoPath));
     const result = await this.metadata.createLock({ repoId: repo.id, path, ownerId: user.id, ref });
@@ -112,7 +111,8 @@ export class LockService {
     }
     const limit = this.pageSize(limitText === undefined ? undefined : Number(limitText));
     const afterId = cursor ? decodeCursor(cursor) : undefined;
-    if (!repo) return { locks: [] };
+    // a path no lock can have matches none (and a lone surrogate must not hash like U+FFFD)
+    if (!repo || (path !== undefined && !isValidLockPath(path))) return { locks: [] };
     const page = await this.page(repo, { path, id, afterId }, limit);
     return { locks: page.locks.map(toLockJson), ...cursorField(page.nextCursor) };
   }
@@ -226,26 +226,11 @@ function signedIn(caller: Caller): User {
   return caller.user;
 }
 
-function parseLockPath(path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0)
-    throw lfsError('validation', 'path must be a non-empty string');
-  if (path.length > MAX_LOCK_PATH_LENGTH) {
-    throw lfsError('validation', `path is longer than ${MAX_LOCK_PATH_LENGTH} characters`);
-  }
-  if (hasControlCharacter(path)) throw lfsError('validation', 'path must not contain control characters');
-  return path;
-}
-
 /** `ref` may be absent, null, `{}` or `{ name }` (the client always sends one); the name or null. */
 function parseRef(ref: unknown): string | null {
   if (ref === undefined || ref === null) return null;
   if (!isObject(ref)) throw lfsError('validation', 'ref must be an object');
-  const { name } = ref;
-  if (name === undefined || name === null || name === '') return null;
-  if (typeof name !== 'string') throw lfsError('validation', 'ref.name must be a string');
-  if (name.length > MAX_REF_LENGTH)
-    throw lfsError('validation', `ref.name is longer than ${MAX_REF_LENGTH} characters`);
-  return name;
+  return checkOptionalText('ref.name', ref.name, MAX_REF_LENGTH);
 }
 
 /** A query parameter given at most once, as a string. */

@@ -80,7 +80,11 @@ export class TransferService {
   async verify(repoPath: string, oid: string, size: number): Promise<void> {
     const repo = await this.repo(repoPath);
     const { store, metadata } = this.deps;
-    if (this.deps.transferMode === 'direct' && store.commitStagedUpload) {
+    if (
+      this.deps.transferMode === 'direct' &&
+      store.commitStagedUpload &&
+      store.capabilities.has('staged-upload')
+    ) {
       let committed: boolean;
       try {
         committed = await store.commitStagedUpload(stagingScope(repo), oid, size);

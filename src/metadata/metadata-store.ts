@@ -18,9 +18,16 @@ export interface User {
   id: number;
   name: string;
   isAdmin: boolean;
-  /** scrypt hash in the format of auth/password-hash.ts; null when the user has no password */
+  /** hash in the format of auth/password-hash.ts; null when the user has no password */
   passwordHash: string | null;
   createdAt: Date;
+  /** a disabled user signs in nowhere, and no credential of theirs works */
+  disabled: boolean;
+  /**
+   * Bumped whenever the password changes or the user is disabled: what was granted under an older
+   * generation (transfer tokens, console sessions) stops working at once.
+   */
+  authGeneration: number;
 }
 
 export interface TokenRecord {
@@ -30,6 +37,17 @@ export interface TokenRecord {
   createdAt: Date;
   expiresAt: Date | null;
   revokedAt: Date | null;
+  /** what the token may do besides the LFS API (auth/token-scopes.ts); null: the default set */
+  scopes: string[] | null;
+}
+
+/** A grant with the names of its user and repository, for listings. */
+export interface GrantRecord {
+  userId: number;
+  userName: string;
+  repoId: number;
+  repoPath: string;
+  permission: Permission;
 }
 
 export interface Lock {
@@ -82,6 +100,8 @@ export interface MetadataStore {
   ensureRepo(path: string): Promise<Repo>;
   setRepoPublic(repoId: number, isPublic: boolean): Promise<void>;
   listRepos(): Promise<Repo[]>;
+  /** removes the repository with its grants, locks and object links (content stays, unlinked) */
+  deleteRepo(repoId: number): Promise<boolean>;
 
   // objects: content is stored once (objects), and linked to each repository that proved possession
   /** record the object and link it to the repository; idempotent and race-safe */
@@ -94,7 +114,18 @@ export interface MetadataStore {
   createUser(user: { name: string; isAdmin: boolean; passwordHash: string | null }): Promise<User>; // AlreadyExistsError
   findUserByName(name: string): Promise<User | undefined>;
   findUserById(id: number): Promise<User | undefined>;
+  /** a new password (or none): bumps authGeneration, so what the old one granted stops working */
   setPasswordHash(userId: number, passwordHash: string | null): Promise<void>;
+  /**
+   * The same password hashed with newer parameters (on sign-in): replaces `oldHash` only if it is
+   * still the stored one, and leaves authGeneration alone. False when the hash changed meanwhile.
+   */
+  upgradePasswordHash(userId: number, oldHash: string, newHash: string): Promise<boolean>;
+  setUserAdmin(userId: number, isAdmin: boolean): Promise<void>;
+  /** disabling bumps authGeneration too */
+  setUserDisabled(userId: number, disabled: boolean): Promise<void>;
+  /** removes the user with their tokens, grants and locks */
+  deleteUser(userId: number): Promise<boolean>;
   listUsers(): Promise<User[]>;
 
   // personal access tokens: only a hash of the secret is stored
@@ -103,7 +134,9 @@ export interface MetadataStore {
     name: string | null;
     secretHash: string;
     expiresAt: Date | null;
+    scopes?: readonly string[] | null;
   }): Promise<TokenRecord>;
+  findTokenById(tokenId: number): Promise<{ token: TokenRecord; user: User } | undefined>;
   /** the token with this secret hash and its user, revoked or expired ones included (auth decides) */
   findTokenBySecretHash(secretHash: string): Promise<{ token: TokenRecord; user: User } | undefined>;
   listTokens(userId: number): Promise<TokenRecord[]>;
@@ -113,6 +146,8 @@ export interface MetadataStore {
   setGrant(userId: number, repoId: number, permission: Permission): Promise<void>; // insert or replace
   removeGrant(userId: number, repoId: number): Promise<boolean>;
   findGrant(userId: number, repoId: number): Promise<Permission | undefined>;
+  /** grants of a repository, or of a user, or all; ordered by repository path, then user name */
+  listGrants(filter: { repoId?: number; userId?: number }): Promise<GrantRecord[]>;
 
   // locks: exclusive per (repository, path) by a unique constraint, never by process memory
   createLock(lock: {

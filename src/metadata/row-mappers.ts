@@ -44,6 +44,8 @@ export interface UserRow {
   is_admin: DbBoolean;
   password_hash: string | null;
   created_at: DbTimestamp;
+  disabled: DbBoolean;
+  auth_generation: number | string;
 }
 
 export function toUser(row: UserRow): User {
@@ -53,6 +55,8 @@ export function toUser(row: UserRow): User {
     isAdmin: toBoolean(row.is_admin),
     passwordHash: row.password_hash,
     createdAt: toDate(row.created_at),
+    disabled: toBoolean(row.disabled),
+    authGeneration: toNumber(row.auth_generation),
   };
 }
 
@@ -63,6 +67,7 @@ export interface TokenRow {
   created_at: DbTimestamp;
   expires_at: DbTimestamp | null;
   revoked_at: DbTimestamp | null;
+  scopes: string | null;
 }
 
 export function toToken(row: TokenRow): TokenRecord {
@@ -73,6 +78,7 @@ export function toToken(row: TokenRow): TokenRecord {
     createdAt: toDate(row.created_at),
     expiresAt: toNullableDate(row.expires_at),
     revokedAt: toNullableDate(row.revoked_at),
+    scopes: row.scopes === null ? null : row.scopes.split(',').filter((s) => s !== ''),
   };
 }
 

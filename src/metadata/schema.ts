@@ -48,6 +48,8 @@ export interface UsersTable {
   is_admin: DbBoolean;
   password_hash: string | null;
   created_at: Timestamp;
+  disabled: ColumnType<DbBoolean, DbBoolean | undefined, DbBoolean>;
+  auth_generation: ColumnType<number, number | undefined, number>;
 }
 
 export interface TokensTable {
@@ -58,6 +60,7 @@ export interface TokensTable {
   created_at: Timestamp;
   expires_at: NullableTimestamp;
   revoked_at: NullableTimestamp;
+  scopes: string | null;
 }
 
 export interface GrantsTable {

@@ -2,6 +2,10 @@
  * The MetadataStore over Kysely: one implementation for SQLite, PostgreSQL and MySQL. Dialect
  * differences stay in sql-portability.ts (queries) and row-mappers.ts (results); this file reads
  * as plain SQL. Race safety comes from unique keys, never from checks made before a write.
+ *
+ * Every name and text written is checked by the one rule module (rules.ts) first, so every dialect
+ * stores exactly the same strings (SQLite would take anything, PostgreSQL refuses a NUL, MySQL and
+ * SQLite turn a lone surrogate into U+FFFD).
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
@@ -12,6 +16,7 @@ import type { PoolStats } from './metadata-store.js';
 import type { PoolMeter } from './pool-meter.js';
 import type {
   CreateLockResult,
+  GrantRecord,
   Lock,
   LockQuery,
   MetadataStore,
@@ -21,7 +26,16 @@ import type {
   User,
 } from './metadata-store.js';
 import { toLock, toNumber, toPermission, toRepo, toToken, toUser } from './row-mappers.js';
-import { MAX_REPO_PATH_LENGTH, MAX_USER_NAME_LENGTH } from './schema.js';
+import {
+  checkLockPath,
+  checkOptionalText,
+  checkUserName,
+  isValidLockId,
+  isValidRepoPath,
+  MAX_LABEL_LENGTH,
+  MAX_REF_LENGTH,
+  RuleViolation,
+} from '../rules.js';
 import type { Database } from './schema.js';
 import {
   dbBoolean,
@@ -40,8 +54,16 @@ const OIDS_PER_QUERY = 500;
 const CREATE_LOCK_ATTEMPTS = 10;
 
 const REPO_COLUMNS = ['id', 'path', 'is_public', 'created_at'] as const;
-const USER_COLUMNS = ['id', 'name', 'is_admin', 'password_hash', 'created_at'] as const;
-const TOKEN_COLUMNS = ['id', 'user_id', 'name', 'created_at', 'expires_at', 'revoked_at'] as const;
+const USER_COLUMNS = [
+  'id',
+  'name',
+  'is_admin',
+  'password_hash',
+  'created_at',
+  'disabled',
+  'auth_generation',
+] as const;
+const TOKEN_COLUMNS = ['id', 'user_id', 'name', 'created_at', 'expires_at', 'revoked_at', 'scopes'] as const;
 
 export class SqlMetadataStore implements MetadataStore {
   #closing: Promise<void> | undefined;
@@ -86,7 +108,7 @@ export class SqlMetadataStore implements MetadataStore {
   // ---- repositories
 
   async createRepo(path: string, options: { isPublic: boolean }): Promise<Repo> {
-    checkLength('repository path', path, MAX_REPO_PATH_LENGTH);
+    checkRepoPath(path);
     const createdAt = new Date();
     const insert = this.db.insertInto('repos').values({
       path,
@@ -114,7 +136,7 @@ export class SqlMetadataStore implements MetadataStore {
   async ensureRepo(path: string): Promise<Repo> {
     const existing = await this.findRepo(path);
     if (existing) return existing;
-    checkLength('repository path', path, MAX_REPO_PATH_LENGTH);
+    checkRepoPath(path);
     // Concurrent callers may all get here: the unique key lets one insert win and the rest no-op,
     // and then everyone reads the same row.
     const insert = this.db.insertInto('repos').values({
@@ -139,6 +161,12 @@ export class SqlMetadataStore implements MetadataStore {
   async listRepos(): Promise<Repo[]> {
     const rows = await this.db.selectFrom('repos').select(REPO_COLUMNS).orderBy('path').execute();
     return rows.map(toRepo);
+  }
+
+  async deleteRepo(repoId: number): Promise<boolean> {
+    // grants, locks and object links go with it (ON DELETE CASCADE); the objects stay, unlinked
+    const result = await this.db.deleteFrom('repos').where('id', '=', repoId).executeTakeFirst();
+    return result.numDeletedRows > 0n;
   }
 
   // ---- objects
@@ -193,7 +221,7 @@ export class SqlMetadataStore implements MetadataStore {
   // ---- users
 
   async createUser(user: { name: string; isAdmin: boolean; passwordHash: string | null }): Promise<User> {
-    checkLength('user name', user.name, MAX_USER_NAME_LENGTH);
+    checkUserName(user.name);
     const createdAt = new Date();
     const insert = this.db.insertInto('users').values({
       name: user.name,
@@ -209,6 +237,8 @@ export class SqlMetadataStore implements MetadataStore {
         isAdmin: user.isAdmin,
         passwordHash: user.passwordHash,
         createdAt,
+        disabled: false,
+        authGeneration: 0,
       };
     } catch (err) {
       if (isUniqueViolation(err)) throw new AlreadyExistsError(`user ${user.name}`);
@@ -237,9 +267,44 @@ export class SqlMetadataStore implements MetadataStore {
   async setPasswordHash(userId: number, passwordHash: string | null): Promise<void> {
     await this.db
       .updateTable('users')
-      .set({ password_hash: passwordHash })
+      .set((eb) => ({ password_hash: passwordHash, auth_generation: eb('auth_generation', '+', 1) }))
       .where('id', '=', userId)
       .execute();
+  }
+
+  async upgradePasswordHash(userId: number, oldHash: string, newHash: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('users')
+      .set({ password_hash: newHash })
+      .where('id', '=', userId)
+      .where('password_hash', '=', oldHash)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async setUserAdmin(userId: number, isAdmin: boolean): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set({ is_admin: dbBoolean(this.dialect, isAdmin) })
+      .where('id', '=', userId)
+      .execute();
+  }
+
+  async setUserDisabled(userId: number, disabled: boolean): Promise<void> {
+    await this.db
+      .updateTable('users')
+      .set((eb) => ({
+        disabled: dbBoolean(this.dialect, disabled),
+        auth_generation: eb('auth_generation', '+', 1),
+      }))
+      .where('id', '=', userId)
+      .execute();
+  }
+
+  async deleteUser(userId: number): Promise<boolean> {
+    // tokens, grants and locks go with it (ON DELETE CASCADE)
+    const result = await this.db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
+    return result.numDeletedRows > 0n;
   }
 
   async listUsers(): Promise<User[]> {
@@ -254,25 +319,29 @@ export class SqlMetadataStore implements MetadataStore {
     name: string | null;
     secretHash: string;
     expiresAt: Date | null;
+    scopes?: readonly string[] | null;
   }): Promise<TokenRecord> {
+    const name = checkOptionalText('token name', token.name, MAX_LABEL_LENGTH);
     const createdAt = new Date();
     const insert = this.db.insertInto('tokens').values({
       user_id: token.userId,
-      name: token.name,
+      name,
       secret_hash: token.secretHash,
       created_at: dbTimestamp(this.dialect, createdAt),
       expires_at: token.expiresAt && dbTimestamp(this.dialect, token.expiresAt),
       revoked_at: null,
+      scopes: token.scopes ? token.scopes.join(',') : null,
     });
     try {
       const id = await insertReturningId(this.dialect, insert);
       return {
         id: Number(id),
         userId: token.userId,
-        name: token.name,
+        name,
         createdAt,
         expiresAt: token.expiresAt,
         revokedAt: null,
+        scopes: token.scopes ? [...token.scopes] : null,
       };
     } catch (err) {
       // only if two random secrets collide
@@ -282,6 +351,17 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async findTokenBySecretHash(secretHash: string): Promise<{ token: TokenRecord; user: User } | undefined> {
+    return this.findTokenWith('tokens.secret_hash', secretHash);
+  }
+
+  async findTokenById(tokenId: number): Promise<{ token: TokenRecord; user: User } | undefined> {
+    return this.findTokenWith('tokens.id', tokenId);
+  }
+
+  private async findTokenWith(
+    column: 'tokens.secret_hash' | 'tokens.id',
+    value: string | number,
+  ): Promise<{ token: TokenRecord; user: User } | undefined> {
     const row = await this.db
       .selectFrom('tokens')
       .innerJoin('users', 'users.id', 'tokens.user_id')
@@ -291,13 +371,16 @@ export class SqlMetadataStore implements MetadataStore {
         'tokens.created_at as token_created_at',
         'tokens.expires_at',
         'tokens.revoked_at',
+        'tokens.scopes',
         'users.id as user_id',
         'users.name as user_name',
         'users.is_admin',
         'users.password_hash',
         'users.created_at as user_created_at',
+        'users.disabled',
+        'users.auth_generation',
       ])
-      .where('tokens.secret_hash', '=', secretHash)
+      .where(column, '=', value)
       .executeTakeFirst();
     if (!row) return undefined;
     const token = toToken({
@@ -307,6 +390,7 @@ export class SqlMetadataStore implements MetadataStore {
       created_at: row.token_created_at,
       expires_at: row.expires_at,
       revoked_at: row.revoked_at,
+      scopes: row.scopes,
     });
     const user = toUser({
       id: row.user_id,
@@ -314,6 +398,8 @@ export class SqlMetadataStore implements MetadataStore {
       is_admin: row.is_admin,
       password_hash: row.password_hash,
       created_at: row.user_created_at,
+      disabled: row.disabled,
+      auth_generation: row.auth_generation,
     });
     return { token, user };
   }
@@ -366,6 +452,30 @@ export class SqlMetadataStore implements MetadataStore {
     return result.numDeletedRows > 0n;
   }
 
+  async listGrants(filter: { repoId?: number; userId?: number }): Promise<GrantRecord[]> {
+    let select = this.db
+      .selectFrom('grants')
+      .innerJoin('users', 'users.id', 'grants.user_id')
+      .innerJoin('repos', 'repos.id', 'grants.repo_id')
+      .select([
+        'grants.user_id',
+        'users.name as user_name',
+        'grants.repo_id',
+        'repos.path as repo_path',
+        'grants.permission',
+      ]);
+    if (filter.repoId !== undefined) select = select.where('grants.repo_id', '=', filter.repoId);
+    if (filter.userId !== undefined) select = select.where('grants.user_id', '=', filter.userId);
+    const rows = await select.orderBy('repos.path').orderBy('users.name').execute();
+    return rows.map((row) => ({
+      userId: toNumber(row.user_id),
+      userName: row.user_name,
+      repoId: toNumber(row.repo_id),
+      repoPath: row.repo_path,
+      permission: toPermission(row.permission),
+    }));
+  }
+
   async findGrant(userId: number, repoId: number): Promise<Permission | undefined> {
     const row = await this.db
       .selectFrom('grants')
@@ -384,21 +494,23 @@ export class SqlMetadataStore implements MetadataStore {
     ownerId: number;
     ref: string | null;
   }): Promise<CreateLockResult> {
+    const path = checkLockPath(lock.path);
+    const ref = checkOptionalText('ref', lock.ref, MAX_REF_LENGTH);
     const owner = await this.db
       .selectFrom('users')
       .select('name')
       .where('id', '=', lock.ownerId)
       .executeTakeFirst();
     if (!owner) throw new Error(`no user with id ${lock.ownerId}`);
-    const pathHash = sha256Hex(lock.path);
+    const pathHash = sha256Hex(path);
     for (let attempt = 1; ; attempt++) {
       const lockedAt = new Date();
       const insert = this.db.insertInto('locks').values({
         repo_id: lock.repoId,
-        path: lock.path,
+        path,
         path_hash: pathHash,
         owner_id: lock.ownerId,
-        ref: lock.ref,
+        ref,
         locked_at: dbTimestamp(this.dialect, lockedAt),
       });
       try {
@@ -406,11 +518,11 @@ export class SqlMetadataStore implements MetadataStore {
         const created: Lock = {
           id,
           repoId: lock.repoId,
-          path: lock.path,
+          path,
           ownerId: lock.ownerId,
           ownerName: owner.name,
           lockedAt,
-          ref: lock.ref,
+          ref,
         };
         return { created: true, lock: created };
       } catch (err) {
@@ -498,9 +610,11 @@ export class SqlMetadataStore implements MetadataStore {
   }
 }
 
-function checkLength(what: string, value: string, max: number): void {
-  // The same limit on every dialect (SQLite would store anything; the others would fail).
-  if (value.length > max) throw new RangeError(`${what} is longer than ${max} characters`);
+/** Only canonical paths are stored: `/alice/x` or `a/b.git/c` would be repositories HTTP never reaches. */
+function checkRepoPath(path: string): void {
+  if (!isValidRepoPath(path)) {
+    throw new RuleViolation('repository path', `${JSON.stringify(path)} is not a canonical repository path`);
+  }
 }
 
 function sha256Hex(text: string): string {
@@ -509,7 +623,5 @@ function sha256Hex(text: string): string {
 
 /** A lock id as the database compares it; undefined for anything that cannot be an id. */
 function parseLockId(id: string): number | undefined {
-  if (!/^[1-9][0-9]{0,15}$/.test(id)) return undefined;
-  const value = Number(id);
-  return Number.isSafeInteger(value) ? value : undefined;
+  return isValidLockId(id) ? Number(id) : undefined;
 }

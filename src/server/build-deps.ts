@@ -4,6 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { Authenticator } from '../auth/authenticator.js';
+import { CredentialChecker } from '../auth/credentials.js';
 import { TransferTokens } from '../auth/transfer-token.js';
 import type { Settings } from '../config/settings.js';
 import type { AppDeps } from '../http/app-deps.js';
@@ -64,7 +65,14 @@ export async function buildDeps(settings: Settings, logger: Logger, publicUrl: s
     store,
     tokens,
     authenticator: new Authenticator(metadata),
-    planner: new BatchPlanner({ metadata, store, tokens, transferMode: settings.transferMode }),
+    credentials: new CredentialChecker(metadata),
+    planner: new BatchPlanner({
+      metadata,
+      store,
+      tokens,
+      transferMode: settings.transferMode,
+      presignTtlSeconds: settings.presignedUrlTtl,
+    }),
     transfers: new TransferService({
       metadata,
       store,

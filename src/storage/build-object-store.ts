@@ -12,11 +12,12 @@
  * bytes: S3 checks their signed SHA-256 and size, and commitStagedUpload (verify) checks them again
  * before it publishes them.
  */
+import { ConfigError } from '../config/load-settings.js';
 import type { Settings } from '../config/settings.js';
 import type { LfsdMetrics } from '../observability/metrics.js';
 import { DiskStore } from './disk-store.js';
 import { MeteredStore } from './metered-store.js';
-import type { ObjectStore } from './object-store.js';
+import type { ObjectStore, StoreCapability } from './object-store.js';
 import { S3Store } from './s3-store.js';
 import { VerifyingStore } from './verifying-store.js';
 
@@ -29,8 +30,34 @@ export async function buildObjectStore(
   options: BuildObjectStoreOptions = {},
 ): Promise<ObjectStore> {
   const backend = await buildBackend(settings);
+  try {
+    requireCapabilities(settings, backend.capabilities);
+  } catch (err) {
+    await backend.close();
+    throw err;
+  }
   const metered = options.metrics ? new MeteredStore(backend, options.metrics) : backend;
   return new VerifyingStore(metered);
+}
+
+/** What each setting needs of the store; a store that lacks it is refused at start, never ignored. */
+const NEEDED: { setting: string; applies: (s: Settings) => boolean; needs: StoreCapability[] }[] = [
+  {
+    setting: 'transferMode: direct',
+    applies: (s) => s.transferMode === 'direct',
+    needs: ['presign', 'staged-upload'],
+  },
+];
+
+function requireCapabilities(settings: Settings, capabilities: ReadonlySet<StoreCapability>): void {
+  for (const { setting, applies, needs } of NEEDED) {
+    const missing = needs.filter((capability) => !capabilities.has(capability));
+    if (applies(settings) && missing.length > 0) {
+      throw new ConfigError(
+        `${setting} needs a store that can ${missing.join(' and ')} (storage: s3); storage ${settings.storage} cannot`,
+      );
+    }
+  }
 }
 
 async function buildBackend(settings: Settings): Promise<ObjectStore> {

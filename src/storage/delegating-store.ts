@@ -1,5 +1,12 @@
 import type { Readable } from 'node:stream';
-import type { ByteRange, CallOptions, ObjectStore, SignedRequest, StoredObject } from './object-store.js';
+import type {
+  ByteRange,
+  CallOptions,
+  ObjectStore,
+  SignedRequest,
+  StoreCapability,
+  StoredObject,
+} from './object-store.js';
 
 /**
  * Forwards every call to `inner`. Layers (VerifyingStore, MeteredStore, ...) extend this and
@@ -11,6 +18,11 @@ export class DelegatingStore implements ObjectStore {
   /** the backend's name by default, so metrics and logs name where the bytes live */
   get kind(): string {
     return this.inner.kind;
+  }
+
+  /** exactly what the inner store can do: a layer adds no capability of its own */
+  get capabilities(): ReadonlySet<StoreCapability> {
+    return this.inner.capabilities;
   }
 
   stat(oid: string, options?: CallOptions): Promise<{ size: number } | undefined> {

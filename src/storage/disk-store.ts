@@ -6,10 +6,11 @@ import {
   type ByteRange,
   type CallOptions,
   type ObjectStore,
+  type StoreCapability,
   type StoredObject,
   StoreError,
-  isValidOid,
 } from './object-store.js';
+import { isValidOid } from '../rules.js';
 import { READ_POOL_BUFFERS, ReadBudget } from './read-budget.js';
 
 /**
@@ -37,6 +38,7 @@ export interface DiskStoreOptions {
  */
 export class DiskStore implements ObjectStore {
   readonly kind = 'disk';
+  readonly capabilities: ReadonlySet<StoreCapability> = new Set();
   readonly root: string;
   private readonly objectsDir: string;
   private readonly tmpDir: string;

@@ -92,7 +92,7 @@ export class MeteredStore extends DelegatingStore {
     size: number,
     ttlSeconds: number,
   ): Promise<SignedRequest | undefined> {
-    if (!this.inner.presign) return undefined;
+    if (!this.capabilities.has('presign')) return undefined;
     return this.timed('presign', () => super.presign(op, oid, size, ttlSeconds));
   }
 
@@ -102,7 +102,7 @@ export class MeteredStore extends DelegatingStore {
     size: number,
     ttlSeconds: number,
   ): Promise<SignedRequest | undefined> {
-    if (!this.inner.presignStagedUpload) return undefined;
+    if (!this.capabilities.has('staged-upload')) return undefined;
     return this.timed('presign', () => super.presignStagedUpload(scope, oid, size, ttlSeconds));
   }
 
@@ -113,7 +113,7 @@ export class MeteredStore extends DelegatingStore {
     size: number,
     options?: CallOptions,
   ): Promise<boolean> {
-    if (!this.inner.commitStagedUpload) return false;
+    if (!this.capabilities.has('staged-upload')) return false;
     return this.timed('commit', () => super.commitStagedUpload(scope, oid, size, options), options);
   }
 

@@ -35,16 +35,29 @@ export interface CallOptions {
  * - concurrent puts of one oid end with one correct object;
  * - memory per call is bounded whatever the object size (stream, never buffer).
  */
+/**
+ * What a store can do beyond the core calls, declared as data (DESIGN.md "ObjectStore", like
+ * tus-node-server's extensions): callers test these, never whether a method exists, because a
+ * layer (DelegatingStore) defines every method whatever its inner store can do.
+ * - `presign`: `presign()` hands out direct transfer URLs
+ * - `staged-upload`: `presignStagedUpload()` and `commitStagedUpload()` (direct-mode uploads)
+ * - `multipart-cleanup`: incomplete multipart uploads exist and can be listed and aborted
+ */
+export type StoreCapability = 'presign' | 'staged-upload' | 'multipart-cleanup';
+
 export interface ObjectStore {
   /** backend or layer name, for metrics and logs */
   readonly kind: string;
+  /** what this store can do beyond the core calls; a layer passes on exactly its inner store's */
+  readonly capabilities: ReadonlySet<StoreCapability>;
   stat(oid: string, options?: CallOptions): Promise<{ size: number } | undefined>;
   get(oid: string, options?: CallOptions & { range?: ByteRange }): Promise<StoredObject | undefined>;
   put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void>;
   delete(oid: string): Promise<void>;
   list(): AsyncIterable<{ oid: string; size: number }>;
   /**
-   * Direct transfer URLs (S3 presigning); absent or `undefined` means "proxy through lfsd".
+   * Direct transfer URLs (S3 presigning), with the `presign` capability; `undefined` means
+   * "proxy through lfsd".
    * `download` is what the batch API hands out for an object linked to the repository. `upload`
    * writes the final key straight away, with no proof of possession: the batch API never hands it
    * out (it uses `presignStagedUpload`); it is there for tools and tests.
@@ -96,14 +109,4 @@ export class StoreError extends Error {
     super(message, options);
     this.name = 'StoreError';
   }
-}
-
-const LOWERCASE_HEX = /^[0-9a-f]+$/;
-
-/**
- * `^[0-9a-f]{64}$`: the only oids lfsd accepts (LFS-PROTOCOL.md section 7); protects storage
- * paths. The length is tested first: twice as fast as the one regular expression.
- */
-export function isValidOid(oid: unknown): oid is string {
-  return typeof oid === 'string' && oid.length === 64 && LOWERCASE_HEX.test(oid);
 }

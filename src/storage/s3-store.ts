@@ -29,12 +29,13 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { isValidOid } from '../rules.js';
 import {
-  isValidOid,
   type ByteRange,
   type CallOptions,
   type ObjectStore,
   type SignedRequest,
+  type StoreCapability,
   type StoredObject,
   StoreError,
 } from './object-store.js';
@@ -75,6 +76,11 @@ export const STAGING_DIR = 'staging/';
 
 export class S3Store implements ObjectStore {
   readonly kind = 's3';
+  readonly capabilities: ReadonlySet<StoreCapability> = new Set([
+    'presign',
+    'staged-upload',
+    'multipart-cleanup',
+  ]);
   private readonly client: S3Client;
   private readonly ownsClient: boolean;
   private readonly bucket: string;

@@ -1,7 +1,8 @@
 import { type Hash, createHash } from 'node:crypto';
 import { type Readable, type TransformCallback, Transform, pipeline } from 'node:stream';
 import { DelegatingStore } from './delegating-store.js';
-import { type CallOptions, StoreError, isValidOid } from './object-store.js';
+import { isValidOid } from '../rules.js';
+import { type CallOptions, StoreError } from './object-store.js';
 
 /**
  * Checks size and SHA-256 while the bytes stream into the inner store (DESIGN.md integrity rules).

@@ -3,7 +3,13 @@ import { describe, it } from 'node:test';
 import { TransferTokens, type TransferScope } from '../../src/auth/transfer-token.js';
 
 const SECRET = 'a'.repeat(64);
-const scope: TransferScope = { operation: 'download', repoPath: 'alice/game', oid: 'b'.repeat(64), size: 42 };
+const scope: TransferScope = {
+  operation: 'download',
+  repoPath: 'alice/game',
+  oid: 'b'.repeat(64),
+  size: 42,
+  credential: 'p1-0',
+};
 
 describe('TransferTokens', () => {
   it('lives at least the TTL and at most one step (TTL/60) longer', () => {
@@ -27,8 +33,12 @@ describe('TransferTokens', () => {
     now += 60_000;
     const next = tokens.issue(scope);
     assert.notEqual(next, first);
-    assert.deepEqual(tokens.verify(next, scope), { size: 42 });
-    assert.deepEqual(tokens.verify(first, scope), { size: 42 }, 'the earlier token is still valid');
+    assert.deepEqual(tokens.verify(next, scope), { size: 42, credential: 'p1-0' });
+    assert.deepEqual(
+      tokens.verify(first, scope),
+      { size: 42, credential: 'p1-0' },
+      'the earlier token is still valid',
+    );
   });
 
   it('remembered signatures are the scope’s own: each field changes the token', () => {
@@ -39,16 +49,25 @@ describe('TransferTokens', () => {
       { ...scope, repoPath: 'alice/other' },
       { ...scope, oid: 'c'.repeat(64) },
       { ...scope, size: 43 },
+      { ...scope, credential: 't1' },
     ];
     const issued = variants.map((v) => tokens.issue(v));
-    assert.equal(new Set([base, ...issued]).size, 5);
+    assert.equal(new Set([base, ...issued]).size, 6);
     variants.forEach((v, i) => {
-      // the size is carried by the token and answered by verify; the other fields must match
+      // size and credential are carried by the token and answered by verify; the rest must match
       const opened = tokens.verify(issued[i]!, scope);
-      if (v.size === scope.size)
+      const carried = { size: v.size, credential: v.credential };
+      if (v.size === scope.size && v.credential === scope.credential)
         assert.equal(opened, undefined, `token for ${JSON.stringify(v)} opened scope`);
-      else assert.deepEqual(opened, { size: v.size });
-      assert.deepEqual(tokens.verify(issued[i]!, v), { size: v.size });
+      else assert.deepEqual(opened, carried);
+      assert.deepEqual(tokens.verify(issued[i]!, v), carried);
+      // neither carried field can be changed without breaking the signature
+      const [expiry, size, credential, mac] = issued[i]!.split('.');
+      assert.equal(
+        tokens.verify(`${expiry}.${size}.${credential === 'a' ? 't9' : 'a'}.${mac}`, v),
+        undefined,
+      );
+      assert.equal(tokens.verify(`${expiry}.${Number(size) + 1}.${credential}.${mac}`, v), undefined);
     });
     // a token from the memo verifies against a fresh instance with the same secret (nothing is
     // remembered that the signature does not carry)

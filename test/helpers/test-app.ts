@@ -7,6 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateAccessToken, hashAccessToken } from '../../src/auth/access-token.js';
+import { passwordCredential } from '../../src/auth/caller.js';
+import { credentialRef } from '../../src/auth/credentials.js';
 import { hashPassword } from '../../src/auth/password-hash.js';
 import { loadSettings } from '../../src/config/load-settings.js';
 import type { Settings } from '../../src/config/settings.js';
@@ -50,7 +52,7 @@ export async function addUser(
   deps: BuiltDeps,
   name: string,
   options: { admin?: boolean; password?: string } = {},
-): Promise<{ id: number; authorization: string; token: string }> {
+): Promise<{ id: number; authorization: string; token: string; credential: string }> {
   const password = options.password ?? `${name}-password`;
   const user = await deps.metadata.createUser({
     name,
@@ -64,7 +66,9 @@ export async function addUser(
     secretHash: hashAccessToken(token),
     expiresAt: null,
   });
-  return { id: user.id, authorization: basicAuth(name, password), token };
+  // the reference transfer tokens carry for this user's password (auth/credentials.ts)
+  const credential = credentialRef({ kind: 'user', user, credential: passwordCredential(user) });
+  return { id: user.id, authorization: basicAuth(name, password), token, credential };
 }
 
 export interface PlannedAction {
@@ -82,13 +86,32 @@ export interface PlannedObject {
   error?: { code: number; message: string };
 }
 
+/** The credential reference a transfer action's token was granted under (auth/credentials.ts). */
+export function credentialOfAction(action: PlannedAction): string {
+  const token = /^Bearer (\S+)$/.exec(action.header.Authorization ?? '')?.[1] ?? '';
+  const credential = token.split('.')[2];
+  assert.ok(credential, `no credential in the token of ${action.href}`);
+  return credential;
+}
+
 /**
- * The verify action a batch would hand out with an upload in direct mode: lfsd's verify href with
- * a verify token of this server. In proxy mode batches offer no verify (the PUT links the
- * object), but the endpoint answers the same, and tests call it through this.
+ * The verify action a batch would hand out with `upload` in direct mode: lfsd's verify href with
+ * a verify token of this server, under the same credential. In proxy mode batches offer no verify
+ * (the PUT links the object), but the endpoint answers the same, and tests call it through this.
  */
-export function verifyAction(t: TestApp, repo: string, obj: { oid: string; size: number }): PlannedAction {
-  const token = t.deps.tokens.issue({ operation: 'verify', repoPath: repo, oid: obj.oid, size: obj.size });
+export function verifyAction(
+  t: TestApp,
+  repo: string,
+  obj: { oid: string; size: number },
+  upload: PlannedAction,
+): PlannedAction {
+  const token = t.deps.tokens.issue({
+    operation: 'verify',
+    repoPath: repo,
+    oid: obj.oid,
+    size: obj.size,
+    credential: credentialOfAction(upload),
+  });
   return {
     href: `${t.deps.publicUrl}/${repo}.git/info/lfs/objects/${obj.oid}/verify`,
     header: { Authorization: `Bearer ${token}` },

@@ -315,7 +315,7 @@ describe('access matrix', () => {
     ).objects;
     const { upload } = o!.actions;
     assert.equal(o!.actions.verify, undefined, 'proxy mode offers no verify');
-    const verify = verifyAction(t, repoPath, obj);
+    const verify = verifyAction(t, repoPath, obj, upload!);
     const put = await t.app.inject({
       method: 'PUT',
       url: new URL(upload!.href).pathname,
@@ -430,7 +430,7 @@ describe('access matrix', () => {
       }
       const fresh = randomObject(5);
       upload = (await batch('tess/one', 'upload', fresh)).upload!;
-      verify = verifyAction(t, 'tess/one', fresh);
+      verify = verifyAction(t, 'tess/one', fresh, upload);
       download = (await batch('tess/one', 'download', obj)).download!;
     });
 
@@ -506,11 +506,12 @@ describe('access matrix', () => {
 
     it('cannot be stretched: a tampered size or expiry, or an expired token, is refused', async () => {
       const token = /^Bearer (\S+)$/.exec(download.header.Authorization!)![1]!;
-      const [expiry, size, mac] = token.split('.');
+      const [expiry, size, credential, mac] = token.split('.');
       for (const forged of [
-        `${Number(expiry) + 3600}.${size}.${mac}`,
-        `${expiry}.${Number(size) + 1}.${mac}`,
-        `${expiry}.${size}.${mac}x`,
+        `${Number(expiry) + 3600}.${size}.${credential}.${mac}`,
+        `${expiry}.${Number(size) + 1}.${credential}.${mac}`,
+        `${expiry}.${size}.a.${mac}`,
+        `${expiry}.${size}.${credential}.${mac}x`,
       ]) {
         const res = await call('GET', path(download.href), { authorization: `Bearer ${forged}` });
         assert.equal(res.statusCode, 403, forged);
@@ -521,6 +522,7 @@ describe('access matrix', () => {
         repoPath: 'tess/one',
         oid: obj.oid,
         size: obj.size,
+        credential: credential!,
       });
       const res = await call('GET', path(download.href), { authorization: `Bearer ${stale}` });
       assert.equal(res.statusCode, 403, 'expired');
@@ -529,6 +531,7 @@ describe('access matrix', () => {
         repoPath: 'tess/one',
         oid: obj.oid,
         size: obj.size,
+        credential: credential!,
       });
       assert.equal(
         (await call('GET', path(download.href), { authorization: `Bearer ${fresh}` })).statusCode,

@@ -1,6 +1,7 @@
 // File Locking API through the HTTP app (LFS-PROTOCOL.md section 4), without a socket.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { passwordCredential } from '../../src/auth/caller.js';
 import { LockService } from '../../src/lfs/lock-service.js';
 import type { Repo } from '../../src/metadata/metadata-store.js';
 import { LFS_JSON } from '../helpers/content.js';
@@ -348,11 +349,8 @@ describe('locking API', () => {
       for (let i = 0; i < 7; i++)
         await t.deps.metadata.createLock({ repoId: repo.id, path: `${i}`, ownerId: alice.id, ref: null });
       const service = new LockService(t.deps.metadata, { defaultLimit: 2, maxLimit: 3 });
-      const caller = {
-        kind: 'user' as const,
-        user: (await t.deps.metadata.findUserByName('alice'))!,
-        via: 'password' as const,
-      };
+      const user = (await t.deps.metadata.findUserByName('alice'))!;
+      const caller = { kind: 'user' as const, user, credential: passwordCredential(user) };
       assert.equal((await service.list(caller, repo.path, {})).locks.length, 2);
       const capped = await service.list(caller, repo.path, { limit: '50' });
       assert.equal(capped.locks.length, 3);

@@ -542,7 +542,7 @@ describe('malformed input', () => {
     await fc.assert(
       fc.asyncProperty(upload, async ({ repo, oid, tokenSize, body, token, contentLength }) => {
         const issue = (o: string) =>
-          `Bearer ${t.deps.tokens.issue({ operation: 'upload', repoPath: 'alice/assets', oid: o, size: tokenSize })}`;
+          `Bearer ${t.deps.tokens.issue({ operation: 'upload', repoPath: 'alice/assets', oid: o, size: tokenSize, credential: alice.credential })}`;
         const authorization =
           {
             valid: issue(oid),
@@ -622,6 +622,7 @@ describe('malformed input', () => {
       repoPath: 'alice/assets',
       oid: big.oid,
       size: MAX_OBJECT_SIZE + 1,
+      credential: alice.credential,
     });
     const put = await inject(
       'PUT',
@@ -684,7 +685,7 @@ describe('malformed input', () => {
 
   it('path traversal in any URL segment: LFS JSON 404, never a file outside the store', async () => {
     const oid = randomObject(4).oid;
-    const token = `Bearer ${t.deps.tokens.issue({ operation: 'download', repoPath: 'alice/assets', oid, size: 4 })}`;
+    const token = `Bearer ${t.deps.tokens.issue({ operation: 'download', repoPath: 'alice/assets', oid, size: 4, credential: alice.credential })}`;
     const urls = [
       // repository segments
       '/alice/../alice/assets.git/info/lfs/objects/batch',
@@ -769,7 +770,7 @@ describe('malformed input', () => {
 
   it('a wrong Content-Length on a PUT is refused before any byte is stored', async () => {
     const obj = randomObject(64);
-    const token = `Bearer ${t.deps.tokens.issue({ operation: 'upload', repoPath: 'alice/assets', oid: obj.oid, size: obj.size })}`;
+    const token = `Bearer ${t.deps.tokens.issue({ operation: 'upload', repoPath: 'alice/assets', oid: obj.oid, size: obj.size, credential: alice.credential })}`;
     const url = `/alice/assets.git/info/lfs/objects/${obj.oid}`;
     for (const [length, payload] of [
       ['63', obj.content.subarray(0, 63)],

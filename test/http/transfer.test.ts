@@ -58,7 +58,7 @@ describe('basic transfers', () => {
     });
     assert.equal(put.statusCode, 200, put.body);
     assert.equal(planned.actions!.verify, undefined, 'proxy mode: no verify action');
-    const verifying = verifyAction(t, 'alice/assets', obj);
+    const verifying = verifyAction(t, 'alice/assets', obj, planned.actions!.upload!);
     const verify = await t.app.inject({
       method: 'POST',
       url: path(verifying.href),
@@ -175,7 +175,7 @@ describe('basic transfers', () => {
   it('answers verify 404 for an object never uploaded and 422 for a wrong size', async () => {
     const obj = randomObject(10);
     const planned = await batch('upload', obj);
-    const verifying = verifyAction(t, 'alice/assets', obj);
+    const verifying = verifyAction(t, 'alice/assets', obj, planned.actions!.upload!);
     const verify = (size: number) =>
       t.app.inject({
         method: 'POST',

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { AlreadyExistsError } from '../../src/metadata/metadata-store.js';
 import type { Lock, MetadataStore, User } from '../../src/metadata/metadata-store.js';
 import { openMetadataStore } from '../../src/metadata/open-metadata-store.js';
+import { RuleViolation } from '../../src/rules.js';
 import { createTestDatabase, DIALECTS } from './test-databases.js';
 import type { TestDatabase } from './test-databases.js';
 
@@ -64,21 +65,40 @@ for (const dialect of DIALECTS) {
         await assert.rejects(store.createRepo(path, { isPublic: true }), AlreadyExistsError);
       });
 
-      void it('compares paths exactly: case and trailing spaces matter on every dialect', async () => {
+      void it('compares paths exactly: case matters on every dialect', async () => {
         const path = unique('case/repo');
         const lower = await store.createRepo(path, { isPublic: false });
         const upper = await store.createRepo(path.toUpperCase(), { isPublic: false });
-        const spaced = await store.createRepo(`${path} `, { isPublic: false });
-        assert.equal(new Set([lower.id, upper.id, spaced.id]).size, 3);
+        assert.notEqual(lower.id, upper.id);
         assert.equal((await store.findRepo(path.toUpperCase()))?.id, upper.id);
         assert.equal((await store.findRepo(path))?.id, lower.id);
       });
 
       void it('accepts paths up to the length limit and rejects longer ones', async () => {
-        const long = unique('p').padEnd(512, 'x');
+        // 5 segments of 100 characters and one of 7: 512 characters with the slashes
+        const long = [unique('p').padEnd(100, 'x'), ...Array(4).fill('y'.repeat(100)), 'z'.repeat(7)].join(
+          '/',
+        );
+        assert.equal(long.length, 512);
         assert.equal((await store.createRepo(long, { isPublic: false })).path, long);
         assert.equal((await store.findRepo(long))?.path, long);
-        await assert.rejects(store.createRepo(`${long}y`, { isPublic: false }), RangeError);
+        await assert.rejects(store.createRepo(`${long}y`, { isPublic: false }), RuleViolation);
+      });
+
+      void it('stores only canonical paths the HTTP router can reach (rules.ts)', async () => {
+        for (const bad of [
+          'team/b.git/c',
+          'a/b/c/d/e/f/g/h/i',
+          '/alice/x',
+          'alice/x/',
+          'x ',
+          'a/../b',
+          '.hidden/x',
+        ]) {
+          await assert.rejects(store.createRepo(bad, { isPublic: false }), RuleViolation, bad);
+          await assert.rejects(store.ensureRepo(bad), RuleViolation, bad);
+        }
+        assert.equal((await store.listRepos()).filter((r) => r.path.includes('b.git')).length, 0);
       });
 
       void it('sets the public flag', async () => {
@@ -115,7 +135,7 @@ for (const dialect of DIALECTS) {
     void describe('users', () => {
       void it('creates and finds users by name and id', async () => {
         const admin = await store.createUser({
-          name: unique('zoë'),
+          name: unique('zoe'),
           isAdmin: true,
           passwordHash: 'scrypt$abc',
         });
@@ -128,6 +148,12 @@ for (const dialect of DIALECTS) {
         assert.equal((await store.findUserById(plain.id))?.passwordHash, null);
         assert.equal(await store.findUserByName(unique('nobody')), undefined);
         assert.equal(await store.findUserById(987654321), undefined);
+      });
+
+      void it('refuses names the rules forbid, identically on every dialect', async () => {
+        for (const bad of ['zoë', 'a\u0000b', 'x.git', '-dash', 'a b', 'n'.repeat(101), '']) {
+          await assert.rejects(newUser(bad), RuleViolation, JSON.stringify(bad));
+        }
       });
 
       void it('rejects a taken name with AlreadyExistsError, case-sensitively', async () => {
@@ -429,6 +455,21 @@ for (const dialect of DIALECTS) {
         assert.ok(a.created && b.created && c.created && d.created);
         assert.equal((await store.findLock(repo.id, a.lock.id))?.path, long);
         assert.deepEqual(await store.listLocks(repo.id, { path: long, limit: 10 }), [a.lock]);
+      });
+
+      void it('refuses paths and refs that some dialect could not store exactly', async () => {
+        const repo = await store.createRepo(unique('text'), { isPublic: false });
+        const lock = (path: string, ref: string | null = null) =>
+          store.createLock({ repoId: repo.id, path, ownerId: alice.id, ref });
+        // NUL: PostgreSQL refuses it; lone surrogates: SQLite and MySQL store U+FFFD instead
+        for (const bad of ['a\u0000b', 'q\ud800', 'q\udc00x', 'tab\there', '']) {
+          await assert.rejects(lock(bad), RuleViolation, JSON.stringify(bad));
+        }
+        await assert.rejects(lock('ok.bin', 'refs/heads/\u0000'), RuleViolation);
+        await assert.rejects(lock('ok.bin', 'refs/heads/\ud800'), RuleViolation);
+        assert.ok((await lock('q\ufffd')).created);
+        assert.ok((await lock('ok.bin', 'refs/heads/main')).created);
+        assert.equal((await store.listLocks(repo.id, { limit: 10 })).length, 2);
       });
 
       void it('lists with filters by path, id and owner, in id order', async () => {

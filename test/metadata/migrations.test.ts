@@ -5,10 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createMysqlDb, createPostgresDb } from '../../src/metadata/dialects.js';
-import { migrateToLatest } from '../../src/metadata/migrations/migrate.js';
-import { migrateDatabase, openMetadataStore } from '../../src/metadata/open-metadata-store.js';
-import { createTestDatabase } from './test-databases.js';
+import { createMysqlDb, createPostgresDb, createSqliteDb } from '../../src/metadata/dialects.js';
+import { migrateToLatest, migrationNames } from '../../src/metadata/migrations/migrate.js';
+import {
+  migrateDatabase,
+  openMetadataStore,
+  parseDatabaseUrl,
+} from '../../src/metadata/open-metadata-store.js';
+import { createTestDatabase, DIALECTS } from './test-databases.js';
 
 const REPLICAS = 4;
 
@@ -20,7 +24,7 @@ for (const dialect of ['postgres', 'mysql'] as const) {
       const replicas = Array.from({ length: REPLICAS }, () => create(database.url, 2));
       try {
         const applied = await Promise.all(replicas.map((db) => migrateToLatest(db, dialect)));
-        assert.deepEqual(applied.flat(), ['0001_initial']);
+        assert.deepEqual(applied.flat(), migrationNames(dialect));
         assert.deepEqual(await migrateDatabase(database.url), []);
 
         const store = await openMetadataStore(database.url, { migrate: false });
@@ -48,10 +52,49 @@ void describe('migrations on sqlite', () => {
       } finally {
         await unmigrated.close();
       }
-      assert.deepEqual(await migrateDatabase(database.url), ['0001_initial']);
+      assert.deepEqual(await migrateDatabase(database.url), migrationNames('sqlite'));
       assert.deepEqual(await migrateDatabase(database.url), []);
     } finally {
       await database.drop();
     }
   });
 });
+
+for (const dialect of DIALECTS) {
+  void describe(`upgrades on ${dialect}`, () => {
+    void it('0002_credentials: existing users and tokens keep working, with the new columns defaulted', async () => {
+      const database = await createTestDatabase(dialect);
+      try {
+        // the schema as it was before 0002, with a user in it
+        const location = parseDatabaseUrl(database.url);
+        const db =
+          location.dialect === 'sqlite'
+            ? createSqliteDb(location.path)
+            : (location.dialect === 'postgres' ? createPostgresDb : createMysqlDb)(location.url, 1);
+        try {
+          assert.deepEqual(await migrateToLatest(db, dialect, '0001_initial'), ['0001_initial']);
+          const createdAt = dialect === 'sqlite' ? new Date().toISOString() : new Date();
+          const isAdmin = dialect === 'postgres' ? false : 0;
+          await db
+            .insertInto('users')
+            .values({ name: 'olduser', is_admin: isAdmin, password_hash: null, created_at: createdAt })
+            .execute();
+        } finally {
+          await db.destroy();
+        }
+        const store = await openMetadataStore(database.url);
+        try {
+          const user = await store.findUserByName('olduser');
+          assert.equal(user?.disabled, false);
+          assert.equal(user?.authGeneration, 0);
+          await store.setPasswordHash(user!.id, 'x');
+          assert.equal((await store.findUserByName('olduser'))?.authGeneration, 1);
+        } finally {
+          await store.close();
+        }
+      } finally {
+        await database.drop();
+      }
+    });
+  });
+}

@@ -10,6 +10,7 @@
  * staged, as a store without checksum support would, and show that verify still refuses it.
  */
 import assert from 'node:assert/strict';
+import { loadSettings } from '../../src/config/load-settings.js';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -35,6 +36,8 @@ process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
 process.env.AWS_EC2_METADATA_DISABLED = 'true';
 
 const TTL = 120;
+/** presigned URLs live presignedUrlTtl (default 15 minutes: they cannot be revoked), not TTL */
+const PRESIGN_TTL = 300;
 const PREFIX = 'lfs/';
 const T = { timeout: 60_000 };
 
@@ -57,6 +60,7 @@ void describe('direct transfer mode on S3', () => {
       s3Prefix: PREFIX,
       transferMode: 'direct',
       transferTokenTtl: TTL,
+      presignedUrlTtl: PRESIGN_TTL,
     });
     alice = await addUser(t.deps, 'alice');
     bob = await addUser(t.deps, 'bob');
@@ -128,8 +132,9 @@ void describe('direct transfer mode on S3', () => {
       assert.notEqual(stagingKey, bucket.keyFor(obj.oid));
       const q = url.searchParams;
       assert.equal(q.get('X-Amz-Algorithm'), 'AWS4-HMAC-SHA256');
-      assert.equal(q.get('X-Amz-Expires'), String(TTL));
-      assert.equal(upload.expires_in, TTL);
+      assert.equal(q.get('X-Amz-Expires'), String(PRESIGN_TTL));
+      assert.equal(upload.expires_in, PRESIGN_TTL);
+      assert.equal(loadSettings({ env: {} }).presignedUrlTtl, 900, 'the default is 15 minutes');
       const signed = q.get('X-Amz-SignedHeaders')?.split(';') ?? [];
       for (const header of ['content-length', 'x-amz-checksum-sha256', 'host']) {
         assert.ok(signed.includes(header), `${header} signed: ${signed.join(';')}`);
@@ -168,8 +173,8 @@ void describe('direct transfer mode on S3', () => {
     const download = (await batch('download', obj)).actions!.download!;
     const url = new URL(download.href);
     assert.equal(url.pathname, `/${server.bucket}/${bucket.keyFor(obj.oid)}`);
-    assert.equal(url.searchParams.get('X-Amz-Expires'), String(TTL), 'the download URL expires');
-    assert.equal(download.expires_in, TTL);
+    assert.equal(url.searchParams.get('X-Amz-Expires'), String(PRESIGN_TTL), 'the download URL expires');
+    assert.equal(download.expires_in, PRESIGN_TTL);
     const res = await fetch(download.href, { headers: download.header });
     assert.equal(res.status, 200);
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(obj.content));
@@ -349,7 +354,7 @@ void describe('proxy transfer mode on S3', () => {
     );
     const put = await fetch(staged!.href, { method: 'PUT', headers: staged!.header, body: obj.content });
     assert.equal(put.status, 200);
-    const verify = verifyAction(t, 'alice/assets', obj);
+    const verify = verifyAction(t, 'alice/assets', obj, planned.actions!.upload!);
     /** POST the verify action as the client does */
     const postVerify = () =>
       t.app.inject({

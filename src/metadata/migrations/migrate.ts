@@ -14,22 +14,38 @@ import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import type { DialectName } from '../dialects.js';
 import { isSqliteBusy } from '../sql-portability.js';
 import { initialMigration } from './0001_initial.js';
+import { credentialsMigration } from './0002_credentials.js';
 
 /** Names sort in the order they must run. */
 function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initialMigration(dialect),
+    '0002_credentials': credentialsMigration(dialect),
   };
 }
 
-/** Apply every pending migration; returns the names of the ones this call applied. */
-export async function migrateToLatest<DB>(db: Kysely<DB>, dialect: DialectName): Promise<string[]> {
-  if (dialect === 'sqlite') return sqliteWriteLocked(db, (connection) => runMigrator(connection, dialect));
-  return runMigrator(db, dialect);
+/** The names of every migration, in the order they run. */
+export function migrationNames(dialect: DialectName): string[] {
+  return Object.keys(migrations(dialect)).sort();
 }
 
-async function runMigrator<DB>(db: Kysely<DB>, dialect: DialectName): Promise<string[]> {
-  const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
+/** Apply every pending migration; returns the names of the ones this call applied. */
+export async function migrateToLatest<DB>(
+  db: Kysely<DB>,
+  dialect: DialectName,
+  /** stop after this migration (tests of upgrades from an older schema) */
+  upTo?: string,
+): Promise<string[]> {
+  if (dialect === 'sqlite')
+    return sqliteWriteLocked(db, (connection) => runMigrator(connection, dialect, upTo));
+  return runMigrator(db, dialect, upTo);
+}
+
+async function runMigrator<DB>(db: Kysely<DB>, dialect: DialectName, upTo?: string): Promise<string[]> {
+  const all = migrations(dialect);
+  const wanted =
+    upTo === undefined ? all : Object.fromEntries(Object.entries(all).filter(([name]) => name <= upTo));
+  const provider: MigrationProvider = { getMigrations: async () => wanted };
   const migrator = new Migrator({
     db,
     provider,

@@ -7,8 +7,7 @@
  */
 import { resolve } from 'node:path';
 import type { Kysely } from 'kysely';
-import { createMysqlDb, createPostgresDb, createSqliteDb } from './dialects.js';
-import type { DialectName } from './dialects.js';
+import { createDb, type DatabaseLocation, type DialectName } from './dialects.js';
 import type { MetadataStore } from './metadata-store.js';
 import { migrateToLatest } from './migrations/migrate.js';
 import { PoolMeter, type QueryObserver } from './pool-meter.js';
@@ -28,8 +27,7 @@ export interface OpenMetadataStoreOptions {
 
 const DEFAULT_POOL_SIZE = 10;
 
-export type DatabaseLocation =
-  { dialect: 'sqlite'; path: string } | { dialect: 'postgres' | 'mysql'; url: string };
+export type { DatabaseLocation };
 
 /** Which database a URL names. Errors mention the scheme only: the URL may hold a password. */
 export function parseDatabaseUrl(databaseUrl: string): DatabaseLocation {
@@ -59,23 +57,12 @@ export function parseDatabaseUrl(databaseUrl: string): DatabaseLocation {
   }
 }
 
-function createDb(location: DatabaseLocation, poolSize: number, meter?: PoolMeter): Kysely<Database> {
-  switch (location.dialect) {
-    case 'sqlite':
-      return createSqliteDb(location.path, meter);
-    case 'postgres':
-      return createPostgresDb(location.url, poolSize, meter);
-    case 'mysql':
-      return createMysqlDb(location.url, poolSize, meter);
-  }
-}
-
 export async function openMetadataStore(
   databaseUrl: string,
   options: OpenMetadataStoreOptions = {},
 ): Promise<MetadataStore> {
   const meter = new PoolMeter(options.onQuery);
-  const { db, dialect } = openDb(databaseUrl, options.poolSize, meter);
+  const { db, dialect } = await openDb(databaseUrl, options.poolSize, meter);
   if (options.migrate ?? true) {
     try {
       await migrateToLatest(db, dialect);
@@ -89,7 +76,7 @@ export async function openMetadataStore(
 
 /** `lfsd migrate`: apply pending migrations and close; returns the names of those applied. */
 export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
-  const { db, dialect } = openDb(databaseUrl, 1);
+  const { db, dialect } = await openDb(databaseUrl, 1);
   try {
     return await migrateToLatest(db, dialect);
   } finally {
@@ -97,13 +84,13 @@ export async function migrateDatabase(databaseUrl: string): Promise<string[]> {
   }
 }
 
-function openDb(
+async function openDb(
   databaseUrl: string,
   poolSize = DEFAULT_POOL_SIZE,
   meter?: PoolMeter,
-): { db: Kysely<Database>; dialect: DialectName } {
+): Promise<{ db: Kysely<Database>; dialect: DialectName }> {
   if (!Number.isInteger(poolSize) || poolSize < 1)
     throw new RangeError(`invalid database pool size ${poolSize}`);
   const location = parseDatabaseUrl(databaseUrl);
-  return { db: createDb(location, poolSize, meter), dialect: location.dialect };
+  return { db: await createDb(location, poolSize, meter), dialect: location.dialect };
 }

@@ -18,7 +18,6 @@ import type { LfsdMetrics } from '../observability/metrics.js';
 import { DiskStore } from './disk-store.js';
 import { MeteredStore } from './metered-store.js';
 import type { ObjectStore, StoreCapability } from './object-store.js';
-import { S3Store } from './s3-store.js';
 import { VerifyingStore } from './verifying-store.js';
 
 export interface BuildObjectStoreOptions {
@@ -64,7 +63,9 @@ async function buildBackend(settings: Settings): Promise<ObjectStore> {
   switch (settings.storage) {
     case 'disk':
       return new DiskStore({ root: settings.dataDir });
-    case 's3':
+    case 's3': {
+      // loaded only when configured: the AWS SDK costs a running process about 30 MB
+      const { S3Store } = await import('./s3-store.js');
       // credentials: the SDK's default chain (see s3-client.ts); loadSettings requires s3Bucket
       return new S3Store({
         bucket: settings.s3Bucket as string,
@@ -73,5 +74,6 @@ async function buildBackend(settings: Settings): Promise<ObjectStore> {
         region: settings.s3Region,
         forcePathStyle: settings.s3ForcePathStyle,
       });
+    }
   }
 }

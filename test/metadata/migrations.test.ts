@@ -5,7 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createMysqlDb, createPostgresDb, createSqliteDb } from '../../src/metadata/dialects.js';
+import { createMysqlDb } from '../../src/metadata/mysql-db.js';
+import { createPostgresDb } from '../../src/metadata/postgres-db.js';
+import { createSqliteDb } from '../../src/metadata/sqlite-db.js';
 import { migrateToLatest, migrationNames } from '../../src/metadata/migrations/migrate.js';
 import {
   migrateDatabase,

@@ -1,0 +1,33 @@
+/** The SQLite database of the embedded default (DESIGN.md "Two ways to run"). */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { PoolMeter } from './pool-meter.js';
+import { cachingStatements } from './sqlite-statement-cache.js';
+import type { Database } from './schema.js';
+
+/**
+ * How long a SQLite writer waits for another connection's write lock before SQLITE_BUSY. Several
+ * processes (the server and an `lfsd` admin command) may share one database file.
+ */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+/** `path` is a file path or `:memory:`. */
+export function createSqliteDb(path: string, meter?: PoolMeter): Kysely<Database> {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const database = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
+  // WAL lets readers run beside the one writer, also across processes; NORMAL sync is durable
+  // across process crashes in WAL mode (only an OS crash may lose the last commits).
+  // exec, not pragma(): pragma() prepares a statement that would be left to the garbage collector
+  // (see sqlite-statement-cache.ts for why none may be)
+  database.exec('PRAGMA journal_mode = WAL');
+  database.exec(`PRAGMA busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+  database.exec('PRAGMA synchronous = NORMAL');
+  database.exec('PRAGMA foreign_keys = ON');
+  const dialect = new SqliteDialect({ database: cachingStatements(database) });
+  return new Kysely<Database>({
+    dialect: meter?.wrap(dialect, () => (database.open ? 1 : 0)) ?? dialect,
+    log: meter?.log,
+  });
+}

@@ -11,7 +11,7 @@ import { createMetrics, type LfsdMetrics } from '../../src/observability/metrics
 import { DiskStore } from '../../src/storage/disk-store.js';
 import { DelegatingStore } from '../../src/storage/delegating-store.js';
 import { MeteredStore } from '../../src/storage/metered-store.js';
-import { StoreError, type ObjectStore } from '../../src/storage/object-store.js';
+import { StoreError, type ObjectStore, type StoreCapability } from '../../src/storage/object-store.js';
 import { VerifyingStore } from '../../src/storage/verifying-store.js';
 import {
   bodyOf,
@@ -126,6 +126,10 @@ describe('MeteredStore metrics', () => {
     class StagingStore extends DelegatingStore {
       override get kind() {
         return 'staging';
+      }
+      // Declares what it overrides: MeteredStore asks the capability set, not the method.
+      override get capabilities() {
+        return new Set<StoreCapability>(['staged-upload']);
       }
       override async presignStagedUpload() {
         return { href: 'https://s3.example/staged', header: {}, expiresIn: 60 };

@@ -6,7 +6,8 @@
  * Options:
  *   --quick             smaller objects and 3 runs, under two minutes
  *   --runs N            runs per figure (default 5, quick 3; at least 3)
- *   --only 1,2,4        run only these figures (1-3 share their setup; 7 needs LFSD_BENCH_S3=1)
+ *   --only 1,2,4        run only these figures (1-3, 6 and 14 share their setup; 7 needs LFSD_BENCH_S3=1;
+ *                       14 needs nginx)
  *   --node-static       baseline downloads from the minimal Node static server even if nginx exists
  *   --cpu-prof DIR      run the lfsd servers under `node --cpu-prof`, profiles written to DIR
  *   --keep              keep the temp directories
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { batchFigure } from './figures/batch.js';
 import { gitFigure } from './figures/git.js';
 import { memoryFigure } from './figures/memory.js';
+import { offloadFigure } from './figures/offload.js';
 import { s3Figure } from './figures/s3.js';
 import { transferFigures } from './figures/transfers.js';
 import type { Bench, BenchConfig } from './lib/context.js';
@@ -47,7 +49,7 @@ function configFrom(argv: string[]): { config: BenchConfig; only: Set<number>; k
   const runs = values.runs ? Number(values.runs) : quick ? 3 : 5;
   if (!Number.isInteger(runs) || runs < 3)
     throw new Error('--runs must be an integer >= 3 (medians of at least 3 runs)');
-  const only = new Set((values.only ?? '1,2,3,4,5,6,7').split(',').map(Number));
+  const only = new Set((values.only ?? '1,2,3,4,5,6,7,14').split(',').map(Number));
   const profileDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
   const config: BenchConfig = {
     quick,
@@ -103,7 +105,7 @@ async function main() {
   }
 
   try {
-    const needsMain = [1, 2, 3, 6].some((f) => only.has(f));
+    const needsMain = [1, 2, 3, 6, 14].some((f) => only.has(f));
     if (needsMain) {
       const dataDir = join(root, 'data');
       await prepareDataDir(dataDir);
@@ -122,6 +124,7 @@ async function main() {
       } finally {
         await server.stop();
       }
+      if (only.has(14)) await offloadFigure(bench, dataDir, source, object);
     }
     if (only.has(4)) await batchFigure(bench);
     if (only.has(5)) await memoryFigure(bench);

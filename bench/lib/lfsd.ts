@@ -131,7 +131,10 @@ async function spawnServer(
   return { url, pid: child.pid!, stop: () => stopChild(child) };
 }
 
-/** `lfsd serve` on 127.0.0.1:0 over `dataDir`, logging at info as deployed (one line per request). */
+/**
+ * `lfsd serve` on 127.0.0.1:0 over `dataDir`, logging at info as deployed (one line per request);
+ * `url` is where it listens.
+ */
 export function startServe(
   dataDir: string,
   options: { nodeArgs?: string[]; extraArgs?: string[]; env?: NodeJS.ProcessEnv } = {},
@@ -149,7 +152,8 @@ export function startServe(
       ...(options.extraArgs ?? []),
     ],
     options,
-    (entry) => (entry.msg === 'lfsd listening' ? (entry.publicUrl as string) : undefined),
+    // where it listens (the same as its public URL unless a proxy in front has that)
+    (entry) => (entry.msg === 'lfsd listening' ? `http://${entry.listen as string}` : undefined),
   );
 }
 

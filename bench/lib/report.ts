@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { nginxVersion } from './static-server.js';
+import { nginxVersion } from '../../test/helpers/nginx.js';
 import type { Summary } from './stats.js';
 
 export interface Row {

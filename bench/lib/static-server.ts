@@ -3,14 +3,9 @@
  * sendfile when it is installed (run as a child with a generated config in a temp dir), else a
  * minimal Node server (createReadStream, 1 MiB reads); `kind` says which one ran.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { once } from 'node:events';
-import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { freePort, makeTempDir, ownChild, stopChild, waitForPort } from './processes.js';
-
-export const NGINX = '/usr/sbin/nginx';
+import { spawn } from 'node:child_process';
+import { nginxInstalled, nginxVersion, startNginx } from '../../test/helpers/nginx.js';
+import { freePort, ownChild, stopChild, waitForPort } from './processes.js';
 
 export interface StaticServer {
   /** `http://127.0.0.1:<port>`; a file `<root>/a/b` is at `<url>/a/b` */
@@ -25,59 +20,19 @@ export async function startStaticServer(
   root: string,
   options: { preferNode?: boolean } = {},
 ): Promise<StaticServer> {
-  if (!options.preferNode && existsSync(NGINX)) return startNginx(root);
+  if (!options.preferNode && nginxInstalled()) return startNginxStatic(root);
   return startNodeStatic(root);
 }
 
-async function startNginx(root: string): Promise<StaticServer> {
-  const dir = await makeTempDir('lfsd-bench-nginx-');
-  const port = await freePort();
-  for (const temp of ['body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']) await mkdir(join(dir, temp));
-  const conf = join(dir, 'nginx.conf');
-  await writeFile(
-    conf,
-    `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log ${dir}/access.log;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_timeout 30s;
-  default_type application/octet-stream;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    root ${root};
-    location / { }
-  }
-}
-`,
+async function startNginxStatic(root: string): Promise<StaticServer> {
+  const nginx = await startNginx(
+    (port) => `server { listen 127.0.0.1:${port}; root ${root}; location / { } }`,
   );
-  const child = ownChild(
-    spawn(NGINX, ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    }),
-  );
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = once(child, 'exit').then(() => {
-    throw new Error(`nginx exited: ${stderr}`);
-  });
-  await Promise.race([waitForPort(port), exited]);
-  exited.catch(() => undefined);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: nginx.url,
     kind: `${nginxVersion()} with sendfile`,
-    pid: child.pid!,
-    stop: () => stopChild(child),
+    pid: nginx.process.pid!,
+    stop: () => nginx.stop(),
   };
 }
 
@@ -130,10 +85,4 @@ async function startNodeStatic(root: string): Promise<StaticServer> {
     pid: child.pid!,
     stop: () => stopChild(child),
   };
-}
-
-export function nginxVersion(): string {
-  if (!existsSync(NGINX)) return 'nginx not installed';
-  const out = spawnSync(NGINX, ['-v'], { encoding: 'utf8' });
-  return (out.stderr || out.stdout).trim().replace(/^nginx version: /, '');
 }

@@ -66,6 +66,17 @@ export const settingsSchema = z.strictObject({
    * withdraw a presigned URL already handed out, so this is how long one may still be used.
    */
   presignedUrlTtl: int(60, 7 * 24 * 3600).default(900),
+  /**
+   * who sends the bytes of a proxied download (storage: disk): `none`, lfsd itself;
+   * `x-accel-redirect`, nginx in front of lfsd (lfsd answers with the header and nginx sends the
+   * file from an `internal` location, see README "Download offload"); `x-sendfile`, a proxy that
+   * sends the absolute path the header names (Apache mod_xsendfile, lighttpd)
+   */
+  downloadOffload: enumOf(['none', 'x-accel-redirect', 'x-sendfile']).default('none'),
+  /** with x-accel-redirect: the nginx `internal` location that maps to `<dataDir>/objects/` */
+  downloadOffloadPrefix: text
+    .regex(/^\/(.*\/)?$/, 'expected a URL path that starts and ends with /, e.g. /_lfsd/objects/')
+    .default('/_lfsd/objects/'),
   maxObjectSize: int(0).default(100 * 1024 ** 3),
   maxBatchObjects: int(1, 100_000).default(1000),
   jsonBodyLimit: int(1024).default(1024 * 1024),

@@ -8,6 +8,7 @@ import type { TransferService } from '../lfs/transfer-service.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { LfsdMetrics } from '../observability/metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import type { DownloadOffload } from './download-offload.js';
 import type { InFlight } from './in-flight.js';
 
 /** Everything the HTTP app needs, built once by the server (or a test) and passed in. */
@@ -30,6 +31,8 @@ export interface AppDeps {
    * store calls by MeteredStore; database pool and queries from the metadata store's hooks.
    */
   metrics: LfsdMetrics;
+  /** set when a reverse proxy sends download bytes (download-offload.ts) */
+  downloadOffload?: DownloadOffload;
   /** handlers still running, for graceful shutdown */
   inFlight?: InFlight;
   /** true once shutdown began: /readyz answers 503 */

@@ -51,8 +51,15 @@ export async function handleDownload(
   if (range === 'unsatisfiable') {
     throw lfsError('range_not_satisfiable', undefined, { 'Content-Range': `bytes */${size}` });
   }
-  const found = await deps.transfers.read(oid, range);
   const length = range ? range.end - range.start + 1 : size;
+  if (deps.downloadOffload) {
+    await deps.transfers.requireContent(oid);
+    request.ctx.bytesOut = length;
+    const { name, value } = deps.downloadOffload(oid);
+    // the proxy sends the file (and answers the Range itself); these headers pass through it
+    return reply.code(200).header(name, value).header('Content-Type', 'application/octet-stream').send();
+  }
+  const found = await deps.transfers.read(oid, range);
   request.ctx.bytesOut = length;
   reply.header('Content-Type', 'application/octet-stream');
   reply.header('Content-Length', String(length));

@@ -67,6 +67,13 @@ export class TransferService {
     return found;
   }
 
+  /** Throws object_not_found when the store lacks the content of an object `linkedSize` vouched for. */
+  async requireContent(oid: string): Promise<void> {
+    if (!(await this.deps.store.stat(oid))) {
+      throw lfsError('object_not_found', 'Object content is missing from storage');
+    }
+  }
+
   /**
    * 200 when the object is linked to the repository with that size (section 3.3). Checking the
    * store alone would not do: another repository's copy would pass without proof of possession.

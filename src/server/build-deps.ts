@@ -8,6 +8,7 @@ import { CredentialChecker } from '../auth/credentials.js';
 import { TransferTokens } from '../auth/transfer-token.js';
 import type { Settings } from '../config/settings.js';
 import type { AppDeps } from '../http/app-deps.js';
+import { downloadOffloadOf } from '../http/download-offload.js';
 import { InFlight } from '../http/in-flight.js';
 import { BatchPlanner } from '../lfs/batch-planner.js';
 import { TransferService } from '../lfs/transfer-service.js';
@@ -80,6 +81,7 @@ export async function buildDeps(settings: Settings, logger: Logger, publicUrl: s
       transferMode: settings.transferMode,
     }),
     publicUrl,
+    downloadOffload: downloadOffloadOf(settings, store),
     limits: {
       maxObjects: settings.maxBatchObjects,
       maxObjectSize: settings.maxObjectSize,

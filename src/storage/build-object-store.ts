@@ -46,6 +46,11 @@ const NEEDED: { setting: string; applies: (s: Settings) => boolean; needs: Store
     applies: (s) => s.transferMode === 'direct',
     needs: ['presign', 'staged-upload'],
   },
+  {
+    setting: 'downloadOffload',
+    applies: (s) => s.downloadOffload !== 'none',
+    needs: ['local-file'],
+  },
 ];
 
 function requireCapabilities(settings: Settings, capabilities: ReadonlySet<StoreCapability>): void {
@@ -53,7 +58,7 @@ function requireCapabilities(settings: Settings, capabilities: ReadonlySet<Store
     const missing = needs.filter((capability) => !capabilities.has(capability));
     if (applies(settings) && missing.length > 0) {
       throw new ConfigError(
-        `${setting} needs a store that can ${missing.join(' and ')} (storage: s3); storage ${settings.storage} cannot`,
+        `${setting} needs a store with ${missing.join(' and ')}; storage ${settings.storage} has not`,
       );
     }
   }

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type {
   ByteRange,
   CallOptions,
+  LocalFile,
   ObjectStore,
   SignedRequest,
   StoreCapability,
@@ -43,6 +44,11 @@ export class DelegatingStore implements ObjectStore {
 
   list(): AsyncIterable<{ oid: string; size: number }> {
     return this.inner.list();
+  }
+
+  localFile(oid: string): LocalFile {
+    if (!this.inner.localFile) throw new TypeError(`store ${this.inner.kind} keeps no local files`);
+    return this.inner.localFile(oid);
   }
 
   /** `undefined` (proxy through lfsd) when the inner store cannot presign */

@@ -6,6 +6,7 @@ import {
   type ByteRange,
   type CallOptions,
   type ObjectStore,
+  type LocalFile,
   type StoreCapability,
   type StoredObject,
   StoreError,
@@ -38,7 +39,7 @@ export interface DiskStoreOptions {
  */
 export class DiskStore implements ObjectStore {
   readonly kind = 'disk';
-  readonly capabilities: ReadonlySet<StoreCapability> = new Set();
+  readonly capabilities: ReadonlySet<StoreCapability> = new Set(['local-file']);
   readonly root: string;
   private readonly objectsDir: string;
   private readonly tmpDir: string;
@@ -167,6 +168,10 @@ export class DiskStore implements ObjectStore {
       }
     }
     return removed;
+  }
+
+  localFile(oid: string): LocalFile {
+    return { path: this.pathOf(oid), relative: `${oid.slice(0, 2)}/${oid.slice(2, 4)}/${oid}` };
   }
 
   private pathOf(oid: string): string {

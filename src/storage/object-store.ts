@@ -42,8 +42,18 @@ export interface CallOptions {
  * - `presign`: `presign()` hands out direct transfer URLs
  * - `staged-upload`: `presignStagedUpload()` and `commitStagedUpload()` (direct-mode uploads)
  * - `multipart-cleanup`: incomplete multipart uploads exist and can be listed and aborted
+ * - `local-file`: every object is a plain file on this machine (`localFile()`), so a reverse
+ *   proxy in front of lfsd can send it itself (download offload, X-Accel-Redirect / X-Sendfile)
  */
-export type StoreCapability = 'presign' | 'staged-upload' | 'multipart-cleanup';
+export type StoreCapability = 'presign' | 'staged-upload' | 'multipart-cleanup' | 'local-file';
+
+/** Where an object's file lies, with the `local-file` capability. */
+export interface LocalFile {
+  /** absolute path of the file */
+  path: string;
+  /** path below the store's objects directory, with `/` separators (`ab/cd/abcd…`) */
+  relative: string;
+}
 
 export interface ObjectStore {
   /** backend or layer name, for metrics and logs */
@@ -55,6 +65,8 @@ export interface ObjectStore {
   put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void>;
   delete(oid: string): Promise<void>;
   list(): AsyncIterable<{ oid: string; size: number }>;
+  /** The object's file, with the `local-file` capability; it may not exist (check `stat`). */
+  localFile?(oid: string): LocalFile;
   /**
    * Direct transfer URLs (S3 presigning), with the `presign` capability; `undefined` means
    * "proxy through lfsd".

@@ -28,7 +28,10 @@ export interface LogLine {
 }
 
 export interface LfsdServer {
+  /** the URL clients are told to use (publicUrl) */
   url: string;
+  /** where this process listens, when a proxy in front of it has the public URL */
+  listenUrl: string;
   process: ChildProcess;
   /** every JSON log line the server printed so far */
   logs: LogLine[];
@@ -50,6 +53,7 @@ export async function startLfsd(args: string[], env: NodeJS.ProcessEnv = {}): Pr
   const logs: LogLine[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  let listenUrl = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lfsd did not start in 20 s: ${stderr}`)), 20_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -58,6 +62,7 @@ export async function startLfsd(args: string[], env: NodeJS.ProcessEnv = {}): Pr
         logs.push(entry);
         if (entry.msg === 'lfsd listening') {
           clearTimeout(timer);
+          listenUrl = `${entry.tls ? 'https' : 'http'}://${entry.listen as string}`;
           resolve(entry.publicUrl as string);
         }
       } catch {
@@ -71,6 +76,7 @@ export async function startLfsd(args: string[], env: NodeJS.ProcessEnv = {}): Pr
   });
   return {
     url,
+    listenUrl,
     process: child,
     logs,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {

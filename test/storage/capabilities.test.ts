@@ -20,7 +20,7 @@ describe('store capabilities', () => {
     const disk = new DiskStore({ root: '/nonexistent' });
     const s3 = new S3Store({ bucket: 'b', region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
     try {
-      assert.deepEqual([...new VerifyingStore(new DelegatingStore(disk)).capabilities], []);
+      assert.deepEqual([...new VerifyingStore(new DelegatingStore(disk)).capabilities], ['local-file']);
       assert.deepEqual([...new VerifyingStore(new DelegatingStore(s3)).capabilities].sort(), [
         'multipart-cleanup',
         'presign',
@@ -29,6 +29,7 @@ describe('store capabilities', () => {
       // the layer still has the methods: a capability check, not `typeof presign`, decides
       assert.equal(typeof new DelegatingStore(disk).presign, 'function');
       assert.equal(await new DelegatingStore(disk).presign('download', 'a'.repeat(64), 1, 60), undefined);
+      assert.throws(() => new DelegatingStore(s3).localFile('a'.repeat(64)), /keeps no local files/);
     } finally {
       await s3.close();
     }
@@ -40,7 +41,7 @@ describe('store capabilities', () => {
       const settings = loadSettings({ env: {}, flags: { dataDir, transferMode: 'direct' } });
       await assert.rejects(buildObjectStore(settings), (err: unknown) => {
         assert.ok(err instanceof ConfigError);
-        assert.match(err.message, /transferMode: direct needs a store that can presign and staged-upload/);
+        assert.match(err.message, /transferMode: direct needs a store with presign and staged-upload/);
         return true;
       });
       const serve = await lfsdCommand([
@@ -57,5 +58,22 @@ describe('store capabilities', () => {
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
+  });
+
+  it('download offload on the S3 store is refused at start, not ignored', async () => {
+    const settings = loadSettings({
+      env: {},
+      flags: {
+        storage: 's3',
+        s3Bucket: 'b',
+        s3Endpoint: 'http://127.0.0.1:9',
+        downloadOffload: 'x-sendfile',
+      },
+    });
+    await assert.rejects(buildObjectStore(settings), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /downloadOffload needs a store with local-file; storage s3 has not/);
+      return true;
+    });
   });
 });

@@ -45,6 +45,7 @@ const catalogue = {
   size_mismatch: { status: 400, message: 'Content size does not match the declared size' },
   upload_aborted: { status: 400, message: 'Upload ended before all bytes arrived' },
   object_too_large: { status: 413, message: 'Object is larger than this server accepts' },
+  rate_limited: { status: 429, message: 'Too many requests' },
   not_ready: { status: 503, message: 'Server is not ready' },
   internal: { status: 500, message: 'Internal server error' },
 } satisfies Record<string, { status: number; message: string; headers?: Record<string, string> }>;

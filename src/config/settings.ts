@@ -95,6 +95,11 @@ export const settingsSchema = z.strictObject({
    * a primary process starts them on the shared listening socket and replaces any that dies
    */
   workers: int(1, 256).default(1),
+  /**
+   * proxies in front of lfsd that append to X-Forwarded-For: the client address is the entry this
+   * many hops from the right. 0: the header is ignored and the socket's peer is the client
+   */
+  trustProxy: int(0, 16).default(0),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -29,6 +29,7 @@ const catalogue = {
   user_not_found: { status: 404, message: 'User not found' },
   token_not_found: { status: 404, message: 'Token not found' },
   grant_not_found: { status: 404, message: 'Grant not found' },
+  key_not_found: { status: 404, message: 'SSH key not found' },
   object_not_found: { status: 404, message: 'Object does not exist' },
   lock_not_found: { status: 404, message: 'Lock not found' },
   route_not_found: { status: 404, message: 'Not found' },

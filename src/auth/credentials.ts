@@ -7,7 +7,7 @@
  * repository (grant, namespace, public flag). The answer is cached per replica for
  * REVOCATION_CACHE_MS, which bounds how long a revoked credential keeps working.
  *
- * Kinds of credential other modules add (SSH keys, console sessions) register a resolver.
+ * Kinds of credential other modules add (console sessions) register a resolver.
  */
 import type { MetadataStore, Permission, User } from '../metadata/metadata-store.js';
 import { accessFor, allows } from './access.js';
@@ -65,6 +65,8 @@ export class CredentialChecker {
       if (found.token.expiresAt && found.token.expiresAt.getTime() <= Date.now()) return undefined;
       return found.user;
     });
+    // an SSH key stands while it exists (removing the user removes their keys)
+    this.register('ssh-key', async (id) => (await metadata.findSshKeyById(Number(id)))?.user);
   }
 
   register(kind: CredentialKind, resolver: CredentialResolver): void {

@@ -93,7 +93,7 @@ export function userCommand(): Command {
     .addCommand(
       adminCommand(
         'remove',
-        'remove a user with their tokens, grants and locks',
+        'remove a user with their tokens, SSH keys, grants and locks',
         async ({ users }, [name]) => {
           await users.remove(OPERATOR, name as string);
           console.error(`removed user ${name}`);
@@ -149,6 +149,68 @@ export function tokenCommand(): Command {
       })
         .argument('<user>')
         .argument('<id>'),
+    );
+}
+
+export function keyCommand(): Command {
+  return new Command('key')
+    .description('manage SSH public keys (identity over SSH)')
+    .addCommand(
+      adminCommand(
+        'add',
+        "add one OpenSSH public key line read from standard input; prints the key's id and SHA256 fingerprint",
+        async ({ keys }, [name], options) => {
+          const key = await keys.add(
+            OPERATOR,
+            name as string,
+            await readStdin(),
+            options.name as string | undefined,
+          );
+          console.log(`${key.id}\t${key.fingerprint}`);
+        },
+      )
+        .argument('<user>')
+        .option('--name <label>', 'a label to recognise the key by (default: the key comment)'),
+    )
+    .addCommand(
+      adminCommand(
+        'list',
+        "list a user's SSH keys: id, label, type, fingerprint, last use",
+        async ({ keys }, [name]) => {
+          for (const k of await keys.list(OPERATOR, name as string)) {
+            console.log(
+              [k.id, k.label ?? '-', k.type, k.fingerprint, k.lastUsedAt?.toISOString() ?? 'never'].join(
+                '\t',
+              ),
+            );
+          }
+        },
+      ).argument('<user>'),
+    )
+    .addCommand(
+      adminCommand(
+        'remove',
+        'remove an SSH key by id; its open SSH sessions are refused from their next command',
+        async ({ keys }, [name, id]) => {
+          await keys.remove(OPERATOR, name as string, Number(id));
+        },
+      )
+        .argument('<user>')
+        .argument('<id>'),
+    )
+    .addCommand(
+      adminCommand(
+        'authorized-keys',
+        "print an OpenSSH authorized_keys line for every key, forcing `lfsd ssh-command` (for a host's sshd)",
+        async ({ keys }, _args, options) => {
+          for (const line of await keys.authorizedKeys(OPERATOR, options.command as string))
+            console.log(line);
+        },
+      ).option(
+        '--command <command>',
+        'the forced command, before --user/--key (add --config FILE here)',
+        'lfsd ssh-command',
+      ),
     );
 }
 

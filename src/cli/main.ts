@@ -6,7 +6,7 @@ import { createLogger } from '../observability/logger.js';
 import { migrateDatabase } from '../metadata/open-metadata-store.js';
 import { isClusterWorker, joinCluster, runPrimary } from '../server/cluster.js';
 import { exitOnSignals, startServer } from '../server/server.js';
-import { grantCommands, repoCommand, tokenCommand, userCommand } from './admin-commands.js';
+import { grantCommands, keyCommand, repoCommand, tokenCommand, userCommand } from './admin-commands.js';
 import { lockCommand } from './lock-commands.js';
 import { addSettingOptions, METADATA_SETTINGS, settingsFrom } from './settings-options.js';
 
@@ -45,6 +45,7 @@ addSettingOptions(config.command('print').description('print the effective setti
 
 program.addCommand(userCommand());
 program.addCommand(tokenCommand());
+program.addCommand(keyCommand());
 program.addCommand(repoCommand());
 for (const command of grantCommands()) program.addCommand(command);
 program.addCommand(lockCommand());

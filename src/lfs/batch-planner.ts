@@ -1,6 +1,7 @@
 /**
  * Plans the answer to a Batch API request (LFS-PROTOCOL.md section 2.2): for each object, the
- * actions the client should take or a per-object error.
+ * actions the client should take or a per-object error. BatchDecider makes the decisions that do
+ * not depend on the transport (HTTP and SSH share them); BatchPlanner renders them as HTTP actions.
  *
  * "Already present" (no actions on upload) means linked to this repository in the metadata AND
  * present in the object store (DESIGN.md integrity rules; git-lfs #2201). Download actions are
@@ -69,87 +70,133 @@ export interface BatchTarget {
 /** concurrent store `stat` calls per batch (an S3 HEAD each) */
 const STAT_CONCURRENCY = 16;
 
-export class BatchPlanner {
-  constructor(private readonly deps: PlannerDeps) {}
+/**
+ * What a batch decides for one object, whatever the transport (HTTP actions here, SSH
+ * `git-lfs-transfer` lines in src/ssh): `present` (upload of an object already stored and linked:
+ * nothing to do), `upload`, `download` (size is the stored size), or a per-object `error`.
+ */
+export type ObjectDecision =
+  | { oid: string; size: number; action: 'present' | 'upload' | 'download' }
+  | { oid: string; size: number; action: 'error'; error: { code: number; message: string } };
 
-  async plan(request: BatchRequest, target: BatchTarget): Promise<BatchResponse> {
-    const { repo } = target;
+/**
+ * The transport-neutral half of batch planning: which objects need a transfer, which are already
+ * present, which do not exist. Decisions come in request order, the request's rejected objects last.
+ */
+export class BatchDecider {
+  constructor(private readonly deps: Pick<PlannerDeps, 'metadata' | 'store'>) {}
+
+  async decide(request: BatchRequest, repo: Repo | undefined): Promise<ObjectDecision[]> {
     const linked = repo
       ? await this.deps.metadata.findLinkedObjects(
           repo.id,
           request.objects.map((o) => o.oid),
         )
       : new Map<string, number>();
-    const planned =
+    const decided =
       request.operation === 'upload'
-        ? await mapLimit(request.objects, STAT_CONCURRENCY, (o) =>
-            this.planUpload(o, linked.get(o.oid), target),
-          )
-        : this.presigningDownloads()
-          ? await Promise.all(request.objects.map((o) => this.planDownload(o, linked.get(o.oid), target)))
-          : // proxy mode: plain synchronous planning, no promise per object (a 100-object batch
-            // spent about as long in promise bookkeeping as in signing its 100 tokens)
-            request.objects.map((o) => this.proxiedDownload(o, linked.get(o.oid), target));
-    return { transfer: 'basic', objects: [...planned, ...request.rejected], hash_algo: 'sha256' };
+        ? await mapLimit(request.objects, STAT_CONCURRENCY, (o) => this.decideUpload(o, linked.get(o.oid)))
+        : // plain synchronous planning, no promise per object (a 100-object batch spent about as
+          // long in promise bookkeeping as in signing its 100 tokens)
+          request.objects.map((o) => decideDownload(o, linked.get(o.oid)));
+    const rejected = request.rejected.map((r): ObjectDecision => ({ ...r, action: 'error' }));
+    return rejected.length ? [...decided, ...rejected] : decided;
   }
 
-  private async planUpload(
+  private async decideUpload(
     object: RequestedObject,
     linkedSize: number | undefined,
-    { repoPath, repo, baseUrl, credential }: BatchTarget,
-  ): Promise<ResponseObject> {
+  ): Promise<ObjectDecision> {
     if (linkedSize === object.size) {
       const stored = await this.deps.store.stat(object.oid);
-      if (stored?.size === object.size) return { oid: object.oid, size: object.size };
+      if (stored?.size === object.size) return { oid: object.oid, size: object.size, action: 'present' };
     }
-    const scope = { repoPath, oid: object.oid, size: object.size, credential };
     // echo the requested size: the client compares it with its local file (section 2.2)
-    const planned = { oid: object.oid, size: object.size, authenticated: true };
-    const direct = repo && (await this.presignUpload(repo, object));
-    if (direct) {
-      const verify = this.action(verifyHref(baseUrl, object.oid), { ...scope, operation: 'verify' });
-      return { ...planned, actions: { upload: direct, verify } };
-    }
-    // No verify through lfsd's own PUT: it answers only once the object is checked, durable and
-    // linked, so a verify would cost the client one more request per object and prove nothing
-    // (a push of 2,000 small files made 4,000 requests instead of 2,000).
-    const upload = this.action(objectHref(baseUrl, object.oid), { ...scope, operation: 'upload' });
-    return { ...planned, actions: { upload } };
+    return { oid: object.oid, size: object.size, action: 'upload' };
   }
+}
 
-  /** direct mode: a presigned GET, or lfsd's own href when the store signs none for it */
-  private async planDownload(
-    object: RequestedObject,
-    linkedSize: number | undefined,
-    target: BatchTarget,
-  ): Promise<ResponseObject> {
-    const { store } = this.deps;
-    if (linkedSize !== undefined && store.presign && store.capabilities.has('presign')) {
-      const download = toAction(
-        await store.presign('download', object.oid, linkedSize, this.deps.presignTtlSeconds),
-      );
-      if (download) return { oid: object.oid, size: linkedSize, authenticated: true, actions: { download } };
-    }
-    return this.proxiedDownload(object, linkedSize, target);
-  }
-
-  /** A download through lfsd's own href (proxy mode, or a store that cannot presign). */
-  private proxiedDownload(
-    object: RequestedObject,
-    linkedSize: number | undefined,
-    { repoPath, baseUrl, credential }: BatchTarget,
-  ): ResponseObject {
-    if (linkedSize === undefined) {
-      return { oid: object.oid, size: object.size, error: { code: 404, message: 'Object does not exist' } };
-    }
-    const download = this.action(objectHref(baseUrl, object.oid), {
+function decideDownload(object: RequestedObject, linkedSize: number | undefined): ObjectDecision {
+  if (linkedSize === undefined) {
+    return {
       oid: object.oid,
-      size: linkedSize,
-      repoPath,
-      operation: 'download',
-      credential,
-    });
-    return { oid: object.oid, size: linkedSize, authenticated: true, actions: { download } };
+      size: object.size,
+      action: 'error',
+      error: { code: 404, message: 'Object does not exist' },
+    };
+  }
+  return { oid: object.oid, size: linkedSize, action: 'download' };
+}
+
+/** The HTTP half: BatchDecider's decisions rendered as Batch API actions with hrefs. */
+export class BatchPlanner {
+  readonly decider: BatchDecider;
+
+  constructor(private readonly deps: PlannerDeps) {
+    this.decider = new BatchDecider(deps);
+  }
+
+  async plan(request: BatchRequest, target: BatchTarget): Promise<BatchResponse> {
+    const decisions = await this.decider.decide(request, target.repo);
+    const objects = this.rendersAsync(request.operation)
+      ? await Promise.all(decisions.map((d) => this.renderAsync(d, target)))
+      : decisions.map((d) => this.render(d, target));
+    return { transfer: 'basic', objects, hash_algo: 'sha256' };
+  }
+
+  /** direct mode may presign: one promise per object; proxy mode renders synchronously */
+  private rendersAsync(operation: BatchRequest['operation']): boolean {
+    return operation === 'upload' ? this.presigningUploads() : this.presigningDownloads();
+  }
+
+  private async renderAsync(decision: ObjectDecision, target: BatchTarget): Promise<ResponseObject> {
+    const { oid, size } = decision;
+    if (decision.action === 'upload' && target.repo) {
+      const direct = await this.presignUpload(target.repo, decision);
+      if (direct) {
+        const verify = this.action(verifyHref(target.baseUrl, oid), this.scope(decision, 'verify', target));
+        return { oid, size, authenticated: true, actions: { upload: direct, verify } };
+      }
+    } else if (decision.action === 'download' && this.presigningDownloads() && this.deps.store.presign) {
+      const download = toAction(
+        await this.deps.store.presign('download', oid, size, this.deps.presignTtlSeconds),
+      );
+      if (download) return { oid, size, authenticated: true, actions: { download } };
+    }
+    return this.render(decision, target);
+  }
+
+  /** lfsd's own hrefs (proxy mode, or what the store signs no URL for) */
+  private render(decision: ObjectDecision, target: BatchTarget): ResponseObject {
+    const { oid, size } = decision;
+    switch (decision.action) {
+      case 'present':
+        return { oid, size };
+      case 'error':
+        return { oid, size, error: decision.error };
+      case 'upload': {
+        // No verify through lfsd's own PUT: it answers only once the object is checked, durable and
+        // linked, so a verify would cost the client one more request per object and prove nothing
+        // (a push of 2,000 small files made 4,000 requests instead of 2,000).
+        const upload = this.action(objectHref(target.baseUrl, oid), this.scope(decision, 'upload', target));
+        return { oid, size, authenticated: true, actions: { upload } };
+      }
+      case 'download': {
+        const download = this.action(
+          objectHref(target.baseUrl, oid),
+          this.scope(decision, 'download', target),
+        );
+        return { oid, size, authenticated: true, actions: { download } };
+      }
+    }
+  }
+
+  private scope(
+    { oid, size }: ObjectDecision,
+    operation: TransferScope['operation'],
+    { repoPath, credential }: BatchTarget,
+  ): TransferScope {
+    return { operation, repoPath, oid, size, credential };
   }
 
   /** lfsd's own href for `scope`, with a transfer token in its header */
@@ -160,12 +207,15 @@ export class BatchPlanner {
 
   /** presigned upload into the repository's staging area; never the final key (proof of possession) */
   private async presignUpload(repo: Repo, object: RequestedObject): Promise<Action | undefined> {
-    const { store, transferMode, presignTtlSeconds } = this.deps;
-    if (transferMode !== 'direct' || !store.presignStagedUpload || !store.capabilities.has('staged-upload'))
-      return undefined;
+    const { store, presignTtlSeconds } = this.deps;
+    if (!this.presigningUploads() || !store.presignStagedUpload) return undefined;
     return toAction(
       await store.presignStagedUpload(stagingScope(repo), object.oid, object.size, presignTtlSeconds),
     );
+  }
+
+  private presigningUploads(): boolean {
+    return this.deps.transferMode === 'direct' && this.deps.store.capabilities.has('staged-upload');
   }
 
   /** whether download actions may be presigned store URLs rather than lfsd's own hrefs */

@@ -41,6 +41,21 @@ export interface TokenRecord {
   scopes: string[] | null;
 }
 
+/** An SSH public key of a user (src/ssh): their identity over SSH. */
+export interface SshKeyRecord {
+  id: number;
+  userId: number;
+  /** `ssh-ed25519`, `ecdsa-sha2-nistp256`, `ssh-rsa`, ... */
+  type: string;
+  /** base64 of the key's wire-format blob, as in an `authorized_keys` line */
+  publicKey: string;
+  /** `SHA256:...`, as `ssh-keygen -l` prints it; unique across users */
+  fingerprint: string;
+  label: string | null;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+}
+
 /** A grant with the names of its user and repository, for listings. */
 export interface GrantRecord {
   userId: number;
@@ -124,7 +139,7 @@ export interface MetadataStore {
   setUserAdmin(userId: number, isAdmin: boolean): Promise<void>;
   /** disabling bumps authGeneration too */
   setUserDisabled(userId: number, disabled: boolean): Promise<void>;
-  /** removes the user with their tokens, grants and locks */
+  /** removes the user with their tokens, SSH keys, grants and locks */
   deleteUser(userId: number): Promise<boolean>;
   listUsers(): Promise<User[]>;
 
@@ -141,6 +156,25 @@ export interface MetadataStore {
   findTokenBySecretHash(secretHash: string): Promise<{ token: TokenRecord; user: User } | undefined>;
   listTokens(userId: number): Promise<TokenRecord[]>;
   revokeToken(userId: number, tokenId: number): Promise<boolean>;
+
+  // SSH keys
+  /** AlreadyExistsError when a key with this fingerprint exists (for any user) */
+  addSshKey(key: {
+    userId: number;
+    type: string;
+    publicKey: string;
+    fingerprint: string;
+    label: string | null;
+  }): Promise<SshKeyRecord>;
+  /** the key with this fingerprint and its user (disabled users included: auth decides) */
+  findSshKeyByFingerprint(fingerprint: string): Promise<{ key: SshKeyRecord; user: User } | undefined>;
+  findSshKeyById(keyId: number): Promise<{ key: SshKeyRecord; user: User } | undefined>;
+  /** one user's keys, or every key (with its user's name), ordered by id */
+  listSshKeys(userId: number): Promise<SshKeyRecord[]>;
+  listAllSshKeys(): Promise<Array<{ key: SshKeyRecord; userName: string }>>;
+  deleteSshKey(userId: number, keyId: number): Promise<boolean>;
+  /** record a use (sign-in) of the key */
+  touchSshKey(keyId: number, at: Date): Promise<void>;
 
   // grants
   setGrant(userId: number, repoId: number, permission: Permission): Promise<void>; // insert or replace

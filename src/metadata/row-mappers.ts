@@ -2,7 +2,7 @@
  * Rows as the drivers return them -> the MetadataStore's types. All normalisation of driver
  * differences on the way out lives here (schema.ts lists them).
  */
-import type { Lock, Permission, Repo, TokenRecord, User } from './metadata-store.js';
+import type { Lock, Permission, Repo, SshKeyRecord, TokenRecord, User } from './metadata-store.js';
 import type { DbBoolean, DbTimestamp } from './schema.js';
 
 export function toBoolean(value: DbBoolean): boolean {
@@ -79,6 +79,30 @@ export function toToken(row: TokenRow): TokenRecord {
     expiresAt: toNullableDate(row.expires_at),
     revokedAt: toNullableDate(row.revoked_at),
     scopes: row.scopes === null ? null : row.scopes.split(',').filter((s) => s !== ''),
+  };
+}
+
+export interface SshKeyRow {
+  id: number;
+  user_id: number;
+  key_type: string;
+  public_key: string;
+  fingerprint: string;
+  label: string | null;
+  created_at: DbTimestamp;
+  last_used_at: DbTimestamp | null;
+}
+
+export function toSshKey(row: SshKeyRow): SshKeyRecord {
+  return {
+    id: toNumber(row.id),
+    userId: toNumber(row.user_id),
+    type: row.key_type,
+    publicKey: row.public_key,
+    fingerprint: row.fingerprint,
+    label: row.label,
+    createdAt: toDate(row.created_at),
+    lastUsedAt: toNullableDate(row.last_used_at),
   };
 }
 

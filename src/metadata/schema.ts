@@ -81,6 +81,19 @@ export interface LocksTable {
   locked_at: Timestamp;
 }
 
+export interface SshKeysTable {
+  id: DbAutoId<number>;
+  user_id: number;
+  key_type: string;
+  /** base64 of the key's wire-format blob */
+  public_key: string;
+  /** `SHA256:` and the unpadded base64 of the blob's SHA-256, as `ssh-keygen -l` prints it */
+  fingerprint: string;
+  label: string | null;
+  created_at: Timestamp;
+  last_used_at: NullableTimestamp;
+}
+
 export interface Database {
   repos: ReposTable;
   objects: ObjectsTable;
@@ -89,4 +102,5 @@ export interface Database {
   tokens: TokensTable;
   grants: GrantsTable;
   locks: LocksTable;
+  ssh_keys: SshKeysTable;
 }

@@ -22,10 +22,11 @@ import type {
   MetadataStore,
   Permission,
   Repo,
+  SshKeyRecord,
   TokenRecord,
   User,
 } from './metadata-store.js';
-import { toLock, toNumber, toPermission, toRepo, toToken, toUser } from './row-mappers.js';
+import { toLock, toNumber, toPermission, toRepo, toSshKey, toToken, toUser } from './row-mappers.js';
 import {
   checkLockPath,
   checkOptionalText,
@@ -62,6 +63,16 @@ const USER_COLUMNS = [
   'created_at',
   'disabled',
   'auth_generation',
+] as const;
+const SSH_KEY_COLUMNS = [
+  'ssh_keys.id',
+  'ssh_keys.user_id',
+  'ssh_keys.key_type',
+  'ssh_keys.public_key',
+  'ssh_keys.fingerprint',
+  'ssh_keys.label',
+  'ssh_keys.created_at',
+  'ssh_keys.last_used_at',
 ] as const;
 const TOKEN_COLUMNS = ['id', 'user_id', 'name', 'created_at', 'expires_at', 'revoked_at', 'scopes'] as const;
 
@@ -434,6 +445,111 @@ export class SqlMetadataStore implements MetadataStore {
       .where('user_id', '=', userId)
       .executeTakeFirst();
     return existing !== undefined;
+  }
+
+  // ---- SSH keys
+
+  async addSshKey(key: {
+    userId: number;
+    type: string;
+    publicKey: string;
+    fingerprint: string;
+    label: string | null;
+  }): Promise<SshKeyRecord> {
+    const label = checkOptionalText('key label', key.label, MAX_LABEL_LENGTH);
+    const createdAt = new Date();
+    const insert = this.db.insertInto('ssh_keys').values({
+      user_id: key.userId,
+      key_type: key.type,
+      public_key: key.publicKey,
+      fingerprint: key.fingerprint,
+      label,
+      created_at: dbTimestamp(this.dialect, createdAt),
+      last_used_at: null,
+    });
+    try {
+      const id = await insertReturningId(this.dialect, insert);
+      return { id: Number(id), ...key, label, createdAt, lastUsedAt: null };
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new AlreadyExistsError(`SSH key ${key.fingerprint}`);
+      throw err;
+    }
+  }
+
+  async findSshKeyByFingerprint(fingerprint: string): Promise<{ key: SshKeyRecord; user: User } | undefined> {
+    return this.findSshKeyWith('ssh_keys.fingerprint', fingerprint);
+  }
+
+  async findSshKeyById(keyId: number): Promise<{ key: SshKeyRecord; user: User } | undefined> {
+    return this.findSshKeyWith('ssh_keys.id', keyId);
+  }
+
+  private async findSshKeyWith(
+    column: 'ssh_keys.fingerprint' | 'ssh_keys.id',
+    value: string | number,
+  ): Promise<{ key: SshKeyRecord; user: User } | undefined> {
+    const row = await this.db
+      .selectFrom('ssh_keys')
+      .innerJoin('users', 'users.id', 'ssh_keys.user_id')
+      .select([
+        ...SSH_KEY_COLUMNS,
+        'users.name as user_name',
+        'users.is_admin',
+        'users.password_hash',
+        'users.created_at as user_created_at',
+        'users.disabled',
+        'users.auth_generation',
+      ])
+      .where(column, '=', value)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const user = toUser({
+      id: row.user_id,
+      name: row.user_name,
+      is_admin: row.is_admin,
+      password_hash: row.password_hash,
+      created_at: row.user_created_at,
+      disabled: row.disabled,
+      auth_generation: row.auth_generation,
+    });
+    return { key: toSshKey(row), user };
+  }
+
+  async listSshKeys(userId: number): Promise<SshKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('ssh_keys')
+      .select(SSH_KEY_COLUMNS)
+      .where('user_id', '=', userId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toSshKey);
+  }
+
+  async listAllSshKeys(): Promise<Array<{ key: SshKeyRecord; userName: string }>> {
+    const rows = await this.db
+      .selectFrom('ssh_keys')
+      .innerJoin('users', 'users.id', 'ssh_keys.user_id')
+      .select([...SSH_KEY_COLUMNS, 'users.name as user_name'])
+      .orderBy('ssh_keys.id')
+      .execute();
+    return rows.map((row) => ({ key: toSshKey(row), userName: row.user_name }));
+  }
+
+  async deleteSshKey(userId: number, keyId: number): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom('ssh_keys')
+      .where('id', '=', keyId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async touchSshKey(keyId: number, at: Date): Promise<void> {
+    await this.db
+      .updateTable('ssh_keys')
+      .set({ last_used_at: dbTimestamp(this.dialect, at) })
+      .where('id', '=', keyId)
+      .execute();
   }
 
   // ---- grants

@@ -246,6 +246,62 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    void describe('SSH keys', () => {
+      const keyFor = (fingerprint = `SHA256:${randomBytes(32).toString('base64').replace(/=+$/, '')}`) => ({
+        type: 'ssh-ed25519',
+        publicKey: randomBytes(51).toString('base64'),
+        fingerprint,
+      });
+
+      void it('adds, finds (by fingerprint and id, with the user), lists and removes a key', async () => {
+        const user = await newUser();
+        const other = await newUser();
+        const key = await store.addSshKey({ userId: user.id, label: 'laptop', ...keyFor() });
+        assert.equal(key.userId, user.id);
+        assert.equal(key.lastUsedAt, null);
+        assert.deepEqual(await store.findSshKeyByFingerprint(key.fingerprint), { key, user });
+        assert.deepEqual(await store.findSshKeyById(key.id), { key, user });
+        assert.equal(await store.findSshKeyByFingerprint(keyFor().fingerprint), undefined);
+
+        const second = await store.addSshKey({ userId: user.id, label: null, ...keyFor() });
+        const theirs = await store.addSshKey({ userId: other.id, label: null, ...keyFor() });
+        assert.deepEqual(await store.listSshKeys(user.id), [key, second]);
+        const all = await store.listAllSshKeys();
+        assert.deepEqual(
+          all.filter(({ key: k }) => [key.id, theirs.id].includes(k.id)),
+          [
+            { key, userName: user.name },
+            { key: theirs, userName: other.name },
+          ],
+        );
+
+        assert.equal(await store.deleteSshKey(other.id, key.id), false, "another user's key");
+        assert.equal(await store.deleteSshKey(user.id, key.id), true);
+        assert.equal(await store.findSshKeyById(key.id), undefined);
+        assert.equal(await store.deleteSshKey(user.id, key.id), false);
+      });
+
+      void it('refuses a fingerprint already registered, for any user', async () => {
+        const user = await newUser();
+        const other = await newUser();
+        const key = keyFor();
+        await store.addSshKey({ userId: user.id, label: null, ...key });
+        await assert.rejects(store.addSshKey({ userId: other.id, label: null, ...key }), AlreadyExistsError);
+        await assert.rejects(store.addSshKey({ userId: user.id, label: null, ...key }), AlreadyExistsError);
+      });
+
+      void it('records the last use to the millisecond; keys go with their user', async () => {
+        const user = await newUser();
+        const key = await store.addSshKey({ userId: user.id, label: null, ...keyFor() });
+        const at = new Date('2030-01-02T03:04:05.678Z');
+        await store.touchSshKey(key.id, at);
+        assert.equal((await store.findSshKeyById(key.id))?.key.lastUsedAt?.toISOString(), at.toISOString());
+        assert.equal(await store.deleteUser(user.id), true);
+        assert.equal(await store.findSshKeyById(key.id), undefined);
+        assert.deepEqual(await store.listSshKeys(user.id), []);
+      });
+    });
+
     void describe('grants', () => {
       void it('sets, replaces, finds and removes a grant', async () => {
         const user = await newUser();

@@ -15,12 +15,14 @@ import type { DialectName } from '../dialects.js';
 import { isSqliteBusy } from '../sql-portability.js';
 import { initialMigration } from './0001_initial.js';
 import { credentialsMigration } from './0002_credentials.js';
+import { sshKeysMigration } from './0003_ssh_keys.js';
 
 /** Names sort in the order they must run. */
 function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_initial': initialMigration(dialect),
     '0002_credentials': credentialsMigration(dialect),
+    '0003_ssh_keys': sshKeysMigration(dialect),
   };
 }
 

@@ -47,6 +47,8 @@ const catalogue = {
   upload_aborted: { status: 400, message: 'Upload ended before all bytes arrived' },
   object_too_large: { status: 413, message: 'Object is larger than this server accepts' },
   rate_limited: { status: 429, message: 'Too many requests' },
+  transfers_busy: { status: 429, message: 'Too many transfers in progress: retry later' },
+  overloaded: { status: 503, message: 'Server overloaded: retry later' },
   not_ready: { status: 503, message: 'Server is not ready' },
   internal: { status: 500, message: 'Internal server error' },
 } satisfies Record<string, { status: number; message: string; headers?: Record<string, string> }>;

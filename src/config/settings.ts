@@ -90,6 +90,34 @@ export const settingsSchema = z.strictObject({
    * must not hold a temp file and a socket forever (git-lfs itself gives up after 30 s)
    */
   idleTimeout: int(1).default(120),
+  // --- overload and abuse (src/limits, README "Limits and overload") ---
+  /** uploads and downloads at once in this process; more wait, then get `429` + `Retry-After`. 0 = no limit */
+  maxTransfers: int(0).default(512),
+  /** uploads and downloads at once per user (per address for anonymous callers) in this process. 0 = no limit */
+  maxTransfersPerUser: int(0).default(0),
+  /** seconds a transfer over the limits waits for a slot (before its body is read) before it gets `429` */
+  transferQueueTimeout: int(0, 25).default(5),
+  /** event loop delay (ms, p99 over the last half second) past which new batch requests are shed. 0 = off */
+  shedAtEventLoopDelay: int(0).default(500),
+  /** callers waiting for a metadata database connection past which new batch requests are shed. 0 = off */
+  shedAtDbWaiting: int(0).default(64),
+  /** status of a shed batch request: 429 (git-lfs retries it) or 503 (git-lfs gives up) */
+  shedStatus: z
+    .preprocess(
+      (v) => (typeof v === 'string' ? Number(v) : v),
+      z.union([z.literal(429), z.literal(503)], { error: 'expected 429 or 503' }),
+    )
+    .default(429),
+  /** seconds a client may take to send a request's headers (slowloris) */
+  headersTimeout: int(1).default(20),
+  /** largest request header block in bytes */
+  maxHeaderSize: int(1024, 1024 * 1024).default(16 * 1024),
+  /** open connections per process; more are closed at once. 0 = no limit */
+  maxConnections: int(0).default(4096),
+  /** seconds an idle keep-alive connection stays open between requests */
+  keepAliveTimeout: int(1).default(72),
+  /** requests served on one connection before it is closed. 0 = no limit */
+  maxRequestsPerSocket: int(0).default(1000),
   /**
    * server processes on this machine (one Node process answers on one core): with more than one,
    * a primary process starts them on the shared listening socket and replaces any that dies

@@ -8,6 +8,7 @@ import type { TransferService } from '../lfs/transfer-service.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import type { LfsdMetrics } from '../observability/metrics.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import type { OverloadControls } from '../limits/install-limits.js';
 import type { DownloadOffload } from './download-offload.js';
 import type { InFlight } from './in-flight.js';
 
@@ -35,6 +36,8 @@ export interface AppDeps {
   downloadOffload?: DownloadOffload;
   /** handlers still running, for graceful shutdown */
   inFlight?: InFlight;
+  /** transfer slots and load shedding (src/limits); absent: no such limits */
+  overload?: OverloadControls;
   /** true once shutdown began: /readyz answers 503 */
   isDraining?: () => boolean;
 }

@@ -18,6 +18,7 @@ import Fastify, {
 import { lfsError } from '../errors.js';
 import type { AppDeps } from './app-deps.js';
 import { handleBatch } from './batch-handler.js';
+import { installLimits } from '../limits/install-limits.js';
 import { installErrorHandling, renderFrameworkError } from './error-handler.js';
 import { installHealthRoutes } from './health-routes.js';
 import { parseLfsRoute, type LfsRoute } from './lfs-route.js';
@@ -33,9 +34,33 @@ export interface BuildAppOptions {
   idleTimeoutMs?: number;
   /** also serve GET /metrics (default true; false when a separate metrics listener serves it) */
   metricsRoute?: boolean;
+  /** connection limits (README "Limits and overload"); Node's defaults where absent */
+  connections?: ConnectionLimits;
+}
+
+/** Against slow and hoarding clients; none of them bounds how long a moving transfer may take. */
+export interface ConnectionLimits {
+  /** ms a client may take to send a request's headers */
+  headersTimeoutMs: number;
+  /** bytes of a request's header block (431 past it) */
+  maxHeaderSize: number;
+  /** ms an idle keep-alive connection stays open */
+  keepAliveTimeoutMs: number;
+  /** requests on one connection before it closes; 0 = no limit */
+  maxRequestsPerSocket: number;
+  /** open connections in this process; more are closed at once (lfsd_limited_requests_total{reason="connections"}); 0 = no limit */
+  maxConnections: number;
 }
 
 export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyInstance {
+  const limits = options.connections;
+  // options of http(s).createServer
+  const serverOptions = limits && {
+    maxHeaderSize: limits.maxHeaderSize,
+    headersTimeout: limits.headersTimeoutMs,
+    // how often Node checks headersTimeout (its default, 30 s, would let a slowloris sit that long)
+    connectionsCheckingInterval: Math.min(5000, Math.max(250, Math.floor(limits.headersTimeoutMs / 4))),
+  };
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // one log line per request, written by request-context.ts
@@ -43,16 +68,26 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     genReqId: () => randomUUID(),
     // transfers of large objects may be slow; the client's own idle timeout is 30 s
     requestTimeout: 0,
-    // ...but a silent socket is closed, which aborts its upload and removes the temp file
+    // ...but a silent socket is closed, which aborts its upload and removes the temp file: the
+    // body's idle timeout, which never cuts a slow but moving transfer
     connectionTimeout: options.idleTimeoutMs ?? 0,
+    ...(limits
+      ? { keepAliveTimeout: limits.keepAliveTimeoutMs, maxRequestsPerSocket: limits.maxRequestsPerSocket }
+      : {}),
+    ...(serverOptions && !options.https ? { http: serverOptions } : {}),
     return503OnClosing: true,
     // errors Fastify meets before routing (a path that does not decode) in LFS JSON too
     frameworkErrors: renderFrameworkError,
-    ...(options.https ? { https: options.https } : {}),
+    ...(options.https ? { https: { ...options.https, ...serverOptions } } : {}),
   }) as unknown as FastifyInstance;
+  if (limits && limits.maxConnections > 0) {
+    app.server.maxConnections = limits.maxConnections;
+    app.server.on('drop', () => deps.metrics.limitedRequests.inc({ reason: 'connections' }));
+  }
   installRequestContext(app, deps.metrics);
   installErrorHandling(app);
   installHealthRoutes(app, deps);
+  installLimits(app, deps);
   if (options.metricsRoute ?? true) installMetricsRoute(app, deps.metrics);
   // while draining, every response asks the client to close its connection, so keep-alive
   // connections end with their last in-flight request instead of lingering until shutdown

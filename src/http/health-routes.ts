@@ -16,6 +16,9 @@ export function installHealthRoutes(app: FastifyInstance, deps: AppDeps): void {
   app.get('/readyz', async (request, reply) => {
     void reply.header('Cache-Control', 'no-store');
     if (deps.isDraining?.()) return reply.code(503).send({ status: 'draining' });
+    // shedding new batch requests: a load balancer should send new work elsewhere
+    const overloaded = deps.overload?.shedder?.overloaded();
+    if (overloaded) return reply.code(503).send({ status: 'overloaded', reason: overloaded });
     const [metadata, store] = await Promise.all([
       check(() => deps.metadata.ping()),
       check(() => deps.store.ping()),

@@ -109,6 +109,45 @@ export class LfsdMetrics {
     aggregator: 'max', // over the workers of a cluster (cluster.ts)
   });
 
+  /**
+   * Requests refused by a limit (src/limits), by reason: rate_limit (rateLimit), transfers
+   * (maxTransfers), user_transfers (maxTransfersPerUser), connections (maxConnections: the
+   * connection was closed before any request)
+   */
+  readonly limitedRequests = new Counter({
+    name: 'lfsd_limited_requests_total',
+    help: 'Requests refused by a limit with 429 + Retry-After (connections: closed at once), by reason: rate_limit, transfers, user_transfers, connections',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly shedRequests = new Counter({
+    name: 'lfsd_shed_requests_total',
+    help: 'New batch requests turned away while overloaded, by reason: event_loop (delay past shedAtEventLoopDelay), db_pool (waiting past shedAtDbWaiting)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  /** where lfsd_transfers_waiting and lfsd_overloaded read from (src/limits), when scraped */
+  #overload: { waiting: () => number; overloaded: () => boolean } | undefined;
+  readonly transfersWaiting: Gauge = new Gauge({
+    name: 'lfsd_transfers_waiting',
+    help: 'Transfers over maxTransfers or maxTransfersPerUser waiting for a slot (their body not read yet)',
+    registers: [this.registry],
+    collect: (): void => this.transfersWaiting.set(this.#overload?.waiting() ?? 0),
+  });
+  readonly eventLoopDelay = new Gauge({
+    name: 'lfsd_event_loop_delay_seconds',
+    help: 'Event loop delay, p99 over the last half second: what load shedding compares with shedAtEventLoopDelay',
+    registers: [this.registry],
+    aggregator: 'max',
+  });
+  readonly overloaded: Gauge = new Gauge({
+    name: 'lfsd_overloaded',
+    help: '1 while new batch requests are being shed (and /readyz answers 503), else 0',
+    registers: [this.registry],
+    aggregator: 'max',
+    collect: (): void => this.overloaded.set(this.#overload?.overloaded() ? 1 : 0),
+  });
+
   #pool: { dialect: string; max: number; stats: () => PoolStats | undefined } | undefined;
 
   constructor(options: CreateMetricsOptions = {}) {
@@ -153,6 +192,11 @@ export class LfsdMetrics {
   /** where the pool gauges read from, once the metadata store is open */
   observePool(dialect: string, max: number, stats: () => PoolStats | undefined): void {
     this.#pool = { dialect, max, stats };
+  }
+
+  /** where the overload gauges read from (src/limits) */
+  observeOverload(source: { waiting: () => number; overloaded: () => boolean }): void {
+    this.#overload = source;
   }
 
   /** a hook for the metadata layer: one call per query */

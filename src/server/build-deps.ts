@@ -10,6 +10,7 @@ import type { Settings } from '../config/settings.js';
 import type { AppDeps } from '../http/app-deps.js';
 import { downloadOffloadOf } from '../http/download-offload.js';
 import { InFlight } from '../http/in-flight.js';
+import { buildOverloadControls } from '../limits/build-limits.js';
 import { BatchPlanner } from '../lfs/batch-planner.js';
 import { TransferService } from '../lfs/transfer-service.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
@@ -60,6 +61,7 @@ export async function buildDeps(settings: Settings, logger: Logger, publicUrl: s
   }
   const tokens = new TransferTokens(secret, settings.transferTokenTtl);
   let draining = false;
+  const overload = buildOverloadControls(settings, metrics, () => metadata.poolStats?.()?.waiting ?? 0);
   return {
     logger,
     metadata,
@@ -89,12 +91,14 @@ export async function buildDeps(settings: Settings, logger: Logger, publicUrl: s
     },
     metrics,
     inFlight: new InFlight(),
+    overload,
     isDraining: () => draining,
     startDraining() {
       draining = true;
       metrics.draining.set(1);
     },
     async close() {
+      overload.close();
       await Promise.allSettled([store.close(), metadata.close()]);
     },
   };

@@ -72,6 +72,13 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
         https,
         metricsRoute: !settings.metricsListen,
         idleTimeoutMs: settings.idleTimeout * 1000,
+        connections: {
+          headersTimeoutMs: settings.headersTimeout * 1000,
+          maxHeaderSize: settings.maxHeaderSize,
+          keepAliveTimeoutMs: settings.keepAliveTimeout * 1000,
+          maxRequestsPerSocket: settings.maxRequestsPerSocket,
+          maxConnections: settings.maxConnections,
+        },
       });
     } catch (err) {
       if (!https) throw err;

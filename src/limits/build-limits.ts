@@ -35,6 +35,7 @@ export function buildOverloadControls(
     transferSlots,
     shedder,
     shedStatus: settings.shedStatus,
+    trustProxy: settings.trustProxy,
     close() {
       transferSlots?.close();
       shedder?.close();

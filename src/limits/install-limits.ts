@@ -12,12 +12,15 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LfsError, lfsError } from '../errors.js';
 import type { AppDeps } from '../http/app-deps.js';
 import { parseLfsRoute } from '../http/lfs-route.js';
+import { addressLimitKey, clientAddress } from './client-address.js';
 import type { LoadShedder } from './load-shedder.js';
 import type { TransferSlots } from './transfer-slots.js';
 
 export interface OverloadControls {
   transferSlots?: TransferSlots;
   shedder?: LoadShedder;
+  /** proxies in front of lfsd whose X-Forwarded-For is believed (settings.trustProxy) */
+  trustProxy: number;
   /** the status of a shed batch request */
   shedStatus: 429 | 503;
   /** stop timers and refuse waiting transfers (shutdown) */
@@ -87,7 +90,9 @@ function transferUser(
 ): string {
   const token = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
   const credential = token && deps.tokens.verify(token, { operation, repoPath, oid })?.credential;
-  if (!credential || credential === 'a') return `ip:${request.ip}`;
+  if (!credential || credential === 'a') {
+    return `ip:${addressLimitKey(clientAddress(request.raw, deps.overload?.trustProxy ?? 0))}`;
+  }
   const password = /^p(\d+)-/.exec(credential);
   return password ? `user:${password[1]}` : `credential:${credential}`;
 }

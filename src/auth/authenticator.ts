@@ -2,54 +2,60 @@
  * Turns an `Authorization` header into a Caller (LFS-PROTOCOL.md section 5.1): HTTP Basic with a
  * user name and either the user's password or a personal access token (`Bearer <token>` is also
  * accepted). Missing credentials give the anonymous caller; wrong ones throw 401 so the client's
- * credential helper rejects them and asks again.
+ * credential helper rejects them and asks again; too many wrong ones throw 429 (sign-in-limits.ts).
+ *
+ * This is the one place a password is checked, for every way in (the LFS API, the admin API, the
+ * web console's sign-in form through `signInWithPassword`).
+ *
+ * Every password sign-in that fails costs the same (issue 11 item 3): an unknown user, a disabled
+ * one and one without a password are checked against a dummy hash of the same cost as a real
+ * one, so the time of the answer does not tell which names exist. Successful checks are not
+ * cached: a cache that answers faster than the hash would let whoever reads this process's memory
+ * test passwords faster than the hash allows; tokens are the fast path for busy clients.
  */
-import { createHash } from 'node:crypto';
 import { lfsError } from '../errors.js';
 import type { MetadataStore, TokenRecord, User } from '../metadata/metadata-store.js';
 import { isValidUserName } from '../rules.js';
 import { hashAccessToken, looksLikeAccessToken } from './access-token.js';
 import { ANONYMOUS, passwordCredential, type Caller } from './caller.js';
-import { verifyPassword } from './password-hash.js';
+import { hashPassword, needsRehash, verifyDummy, verifyPassword } from './password-hash.js';
+import { SignInLimits } from './sign-in-limits.js';
 
-/**
- * scrypt costs tens of milliseconds by design; a client sends the same password on every request,
- * so a successful check is remembered briefly. The key includes the stored hash, so a password
- * change invalidates it at once, and only successes are cached.
- */
-class VerifiedPasswordCache {
-  private readonly entries = new Map<string, number>();
+export interface SignInRequest {
+  /** the request's `Authorization` header */
+  authorization: string | undefined;
+  /** the client's address (limits/client-address.ts); sign-ins are limited per address too */
+  address?: string | undefined;
+}
 
-  constructor(
-    private readonly ttlMs: number,
-    private readonly maxEntries = 10_000,
-  ) {}
+export type SignInMethod = 'password' | 'token';
+/** ok; failed (401); limited (429, nothing verified) */
+export type SignInOutcome = 'ok' | 'failed' | 'limited';
 
-  has(key: string): boolean {
-    const expires = this.entries.get(key);
-    if (expires === undefined) return false;
-    if (expires > Date.now()) return true;
-    this.entries.delete(key);
-    return false;
-  }
-
-  add(key: string): void {
-    if (this.entries.size >= this.maxEntries) this.entries.clear();
-    this.entries.set(key, Date.now() + this.ttlMs);
-  }
+export interface AuthenticatorOptions {
+  /** failed sign-in limits; default SignInLimits' defaults */
+  limits?: SignInLimits;
+  /** told of every sign-in attempt (metrics) */
+  onSignIn?: (method: SignInMethod, outcome: SignInOutcome) => void;
+  /** told of every password hash computed to check a sign-in (a real user's or the dummy) */
+  onPasswordCheck?: () => void;
 }
 
 export class Authenticator {
-  private readonly verified: VerifiedPasswordCache;
+  private readonly limits: SignInLimits;
+  private readonly onSignIn: (method: SignInMethod, outcome: SignInOutcome) => void;
+  private readonly onPasswordCheck: () => void;
 
   constructor(
     private readonly metadata: MetadataStore,
-    options: { passwordCacheMs?: number } = {},
+    options: AuthenticatorOptions = {},
   ) {
-    this.verified = new VerifiedPasswordCache(options.passwordCacheMs ?? 30_000);
+    this.limits = options.limits ?? new SignInLimits();
+    this.onSignIn = options.onSignIn ?? (() => {});
+    this.onPasswordCheck = options.onPasswordCheck ?? (() => {});
   }
 
-  async authenticate(authorization: string | undefined): Promise<Caller> {
+  async authenticate({ authorization, address }: SignInRequest): Promise<Caller> {
     if (!authorization) return ANONYMOUS;
     const [scheme, value = ''] = authorization.trim().split(/\s+/, 2);
     switch (scheme?.toLowerCase()) {
@@ -57,37 +63,81 @@ export class Authenticator {
         const decoded = Buffer.from(value, 'base64').toString('utf8');
         const colon = decoded.indexOf(':');
         if (colon < 0) throw lfsError('bad_credentials', 'Malformed Basic credentials');
-        return this.check(decoded.slice(0, colon), decoded.slice(colon + 1));
+        const name = decoded.slice(0, colon);
+        const secret = decoded.slice(colon + 1);
+        // a secret shaped like a token is a token (no user picks 48 characters of this exact
+        // shape): an expired or revoked one must not cost a password check on every retry
+        if (looksLikeAccessToken(secret)) return this.signInWithToken(secret, address);
+        return this.signInWithPassword({ name, password: secret, address });
       }
       case 'bearer':
-        return this.check(undefined, value);
+        return this.signInWithToken(value, address);
       default:
         throw lfsError('bad_credentials', `Unsupported authorization scheme ${scheme}`);
     }
   }
 
-  private async check(name: string | undefined, secret: string): Promise<Caller> {
-    if (looksLikeAccessToken(secret)) {
-      // a secret shaped like a token is a token: an expired or revoked one must not cost a scrypt
-      // password check on every retry (no user picks 48 characters of this exact shape)
-      const found = await this.liveToken(secret);
-      if (found) {
-        const { token, user } = found;
-        return {
-          kind: 'user',
-          user,
-          credential: { kind: 'token', id: String(token.id) },
-          tokenScopes: token.scopes ?? [],
-        };
-      }
-      throw lfsError('bad_credentials', 'Token is unknown, expired or revoked');
-    }
+  /**
+   * A user name and password, from a Basic header or a sign-in form. 401 when wrong, 429 when
+   * the name or the address has failed too often (then nothing is looked up or verified).
+   */
+  async signInWithPassword(input: {
+    name: string;
+    password: string;
+    address?: string | undefined;
+  }): Promise<Caller> {
+    const { name, password, address } = input;
     // a name no user can have never reaches the database (PostgreSQL rejects a NUL with an error)
-    if (isValidUserName(name)) {
-      const user = await this.userForPassword(name, secret);
-      if (user) return { kind: 'user', user, credential: passwordCredential(user) };
+    if (!isValidUserName(name)) return this.failWithoutCheck('password', address);
+    let attempt;
+    try {
+      attempt = await this.limits.begin(name, address);
+    } catch (err) {
+      this.onSignIn('password', 'limited');
+      throw err;
     }
-    throw lfsError('bad_credentials');
+    const user = await this.metadata.findUserByName(name);
+    this.onPasswordCheck();
+    const ok =
+      user?.passwordHash && !user.disabled
+        ? await verifyPassword(password, user.passwordHash)
+        : await verifyDummy(password);
+    if (!ok || !user?.passwordHash) {
+      this.onSignIn('password', 'failed');
+      throw lfsError('bad_credentials');
+    }
+    await attempt.succeeded();
+    if (needsRehash(user.passwordHash)) await this.upgradeHash(user, user.passwordHash, password);
+    this.onSignIn('password', 'ok');
+    return { kind: 'user', user, credential: passwordCredential(user) };
+  }
+
+  private async signInWithToken(secret: string, address: string | undefined): Promise<Caller> {
+    const found = looksLikeAccessToken(secret) ? await this.liveToken(secret) : undefined;
+    if (!found) return this.failWithoutCheck('token', address, 'Token is unknown, expired or revoked');
+    const { token, user } = found;
+    this.onSignIn('token', 'ok');
+    return {
+      kind: 'user',
+      user,
+      credential: { kind: 'token', id: String(token.id) },
+      tokenScopes: token.scopes ?? [],
+    };
+  }
+
+  private async failWithoutCheck(
+    method: SignInMethod,
+    address: string | undefined,
+    message?: string,
+  ): Promise<never> {
+    try {
+      await this.limits.failedWithoutCheck(address);
+    } catch (err) {
+      this.onSignIn(method, 'limited');
+      throw err;
+    }
+    this.onSignIn(method, 'failed');
+    throw lfsError('bad_credentials', message);
   }
 
   private async liveToken(secret: string): Promise<{ token: TokenRecord; user: User } | undefined> {
@@ -97,13 +147,16 @@ export class Authenticator {
     return found;
   }
 
-  private async userForPassword(name: string, password: string): Promise<User | undefined> {
-    const user = await this.metadata.findUserByName(name);
-    if (!user?.passwordHash || user.disabled) return undefined;
-    const key = createHash('sha256').update(user.passwordHash).update('\0').update(password).digest('base64');
-    if (this.verified.has(key)) return user;
-    if (!(await verifyPassword(password, user.passwordHash))) return undefined;
-    this.verified.add(key);
-    return user;
+  /**
+   * Replaces a hash with older parameters (scrypt, or argon2 with other costs) now that the
+   * password is known. Only if it is still the hash that was checked (a concurrent password change
+   * wins); the user's authGeneration is unchanged, so nothing granted under the password ends.
+   */
+  private async upgradeHash(user: User, oldHash: string, password: string): Promise<void> {
+    try {
+      await this.metadata.upgradePasswordHash(user.id, oldHash, await hashPassword(password));
+    } catch {
+      // the sign-in stands; the next one tries again
+    }
   }
 }

@@ -128,6 +128,12 @@ export const settingsSchema = z.strictObject({
    * many hops from the right. 0: the header is ignored and the socket's peer is the client
    */
   trustProxy: int(0, 16).default(0),
+  /** failed sign-ins per user name within signInFailureWindow, then 429 (auth/sign-in-limits.ts); 0: no limit */
+  signInFailuresPerUser: int(0).default(10),
+  /** failed sign-ins per client address (IPv6: per /64) within signInFailureWindow; 0: no limit */
+  signInFailuresPerAddress: int(0).default(100),
+  /** seconds over which failed sign-ins are counted */
+  signInFailureWindow: int(1, 24 * 3600).default(300),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

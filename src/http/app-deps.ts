@@ -34,6 +34,8 @@ export interface AppDeps {
   metrics: LfsdMetrics;
   /** set when a reverse proxy sends download bytes (download-offload.ts) */
   downloadOffload?: DownloadOffload;
+  /** proxies in front of lfsd trusted to append X-Forwarded-For (limits/client-address.ts); default 0 */
+  trustProxy?: number;
   /** handlers still running, for graceful shutdown */
   inFlight?: InFlight;
   /** transfer slots and load shedding (src/limits); absent: no such limits */

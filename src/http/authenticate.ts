@@ -3,11 +3,15 @@ import type { Caller } from '../auth/caller.js';
 import { lfsError } from '../errors.js';
 import type { TransferOperation } from '../auth/transfer-token.js';
 import type { Permission } from '../metadata/metadata-store.js';
+import { clientAddress } from '../limits/client-address.js';
 import type { AppDeps } from './app-deps.js';
 
 /** The caller of an API request, recorded for the request's log line. */
 export async function authenticate(deps: AppDeps, request: FastifyRequest): Promise<Caller> {
-  const caller = await deps.authenticator.authenticate(request.headers.authorization);
+  const caller = await deps.authenticator.authenticate({
+    authorization: request.headers.authorization,
+    address: clientAddress(request, deps.trustProxy ?? 0),
+  });
   if (caller.kind === 'user') request.ctx.user = caller.user.name;
   return caller;
 }

@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { Authenticator } from '../auth/authenticator.js';
 import { CredentialChecker } from '../auth/credentials.js';
+import { SignInLimits } from '../auth/sign-in-limits.js';
 import { TransferTokens } from '../auth/transfer-token.js';
 import type { Settings } from '../config/settings.js';
 import type { AppDeps } from '../http/app-deps.js';
@@ -67,7 +68,11 @@ export async function buildDeps(settings: Settings, logger: Logger, publicUrl: s
     metadata,
     store,
     tokens,
-    authenticator: new Authenticator(metadata),
+    authenticator: new Authenticator(metadata, {
+      limits: new SignInLimits(settings),
+      onSignIn: (method, outcome) => metrics.signIns.inc({ method, outcome }),
+      onPasswordCheck: () => metrics.passwordChecks.inc(),
+    }),
     credentials: new CredentialChecker(metadata),
     planner: new BatchPlanner({
       metadata,
@@ -83,6 +88,7 @@ export async function buildDeps(settings: Settings, logger: Logger, publicUrl: s
       transferMode: settings.transferMode,
     }),
     publicUrl,
+    trustProxy: settings.trustProxy,
     downloadOffload: downloadOffloadOf(settings, store),
     limits: {
       maxObjects: settings.maxBatchObjects,

@@ -107,7 +107,8 @@ describe('access matrix', () => {
   let lockCounter = 0;
 
   before(async () => {
-    t = await createTestApp();
+    // every cell sends the wrong-password and unknown-user rows again: no failed sign-in limits
+    t = await createTestApp({ signInFailuresPerUser: 0, signInFailuresPerAddress: 0 });
     const { metadata } = t.deps;
     repos.private = await metadata.createRepo('olga/private', { isPublic: false });
     repos.public = await metadata.createRepo('olga/public', { isPublic: true });

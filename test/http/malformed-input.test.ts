@@ -294,6 +294,8 @@ describe('malformed input', () => {
       maxBatchObjects: MAX_BATCH_OBJECTS,
       maxObjectSize: MAX_OBJECT_SIZE,
       jsonBodyLimit: 64 * 1024,
+      signInFailuresPerUser: 0,
+      signInFailuresPerAddress: 0,
     });
     alice = await addUser(t.deps, 'alice');
     bob = await addUser(t.deps, 'bob');
@@ -821,7 +823,12 @@ describe('malformed credentials on every metadata dialect', () => {
   for (const dialect of DIALECTS) {
     it(`${dialect}: any user name and password that do not match get 401, never a 5xx`, async () => {
       const db = await createTestDatabase(dialect);
-      const t = await createTestApp({ databaseUrl: db.url });
+      // hundreds of failed sign-ins from one address: no failed sign-in limits here
+      const t = await createTestApp({
+        databaseUrl: db.url,
+        signInFailuresPerUser: 0,
+        signInFailuresPerAddress: 0,
+      });
       try {
         const alice = await addUser(t.deps, 'alice');
         await t.deps.metadata.createRepo('alice/open', { isPublic: true });

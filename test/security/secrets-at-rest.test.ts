@@ -168,12 +168,15 @@ describe('secrets at rest', { timeout: 120_000 }, () => {
     }
   });
 
-  it('passwords are scrypt hashes with a salt of their own; the server secret is private to its owner', async () => {
+  it('passwords are argon2id hashes with a salt of their own; the server secret is private to its owner', async () => {
     const metadata = await openMetadata(loadSettings({ env: {}, flags: { dataDir } }));
     try {
       const bob = await metadata.findUserByName('bob');
       const twin = await metadata.findUserByName('twin');
-      assert.match(bob!.passwordHash!, /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+      assert.match(
+        bob!.passwordHash!,
+        /^\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}$/,
+      );
       assert.notEqual(
         bob!.passwordHash,
         twin!.passwordHash,

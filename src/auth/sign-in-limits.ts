@@ -1,0 +1,123 @@
+/**
+ * Limits on failed sign-ins (issue 11 item 3): at most `signInFailuresPerUser` failures per user
+ * name and `signInFailuresPerAddress` per client address (IPv6: per /64) within
+ * `signInFailureWindow` seconds. Past either, a password sign-in is answered 429 + `Retry-After`
+ * before anything is looked up or verified: the answer is the same whether the user exists or not,
+ * and a guessing loop costs the server no password hashing.
+ *
+ * A password check takes a point from both limits before it runs and gives it back when the
+ * password was right, so concurrent guesses cannot overrun a limit while their checks are in
+ * flight, and only failures stay counted. A failed token or a name no user can have counts
+ * against the address only. A valid personal access token is never limited (it costs one indexed
+ * lookup to check and cannot be guessed), so tokens keep working for a user whose name is being
+ * attacked.
+ */
+import type { LfsError } from '../errors.js';
+import { addressLimitKey } from '../limits/client-address.js';
+import { createRateLimit, rateLimitedError, type RateLimit } from '../limits/rate-limit.js';
+
+export interface SignInLimitSettings {
+  /** failed sign-ins per user name within the window; 0: no limit */
+  signInFailuresPerUser: number;
+  /** failed sign-ins per client address within the window; 0: no limit */
+  signInFailuresPerAddress: number;
+  /** seconds */
+  signInFailureWindow: number;
+}
+
+export const DEFAULT_SIGN_IN_LIMITS: SignInLimitSettings = {
+  signInFailuresPerUser: 10,
+  signInFailuresPerAddress: 100,
+  signInFailureWindow: 300,
+};
+
+export const SIGN_IN_LIMITED_MESSAGE = 'Too many failed sign-ins: try again later';
+
+/** A password check in progress: tell it how the check ended. */
+export interface SignInAttempt {
+  succeeded(): Promise<void>;
+}
+
+interface Counted {
+  limit: RateLimit;
+  key: string;
+}
+
+export class SignInLimits {
+  private readonly perUser: RateLimit | undefined;
+  private readonly perAddress: RateLimit | undefined;
+
+  constructor(settings: SignInLimitSettings = DEFAULT_SIGN_IN_LIMITS) {
+    const window = settings.signInFailureWindow;
+    if (settings.signInFailuresPerUser > 0) {
+      this.perUser = createRateLimit({
+        points: settings.signInFailuresPerUser,
+        durationSeconds: window,
+        keyPrefix: 'sign-in-user',
+      });
+    }
+    if (settings.signInFailuresPerAddress > 0) {
+      this.perAddress = createRateLimit({
+        points: settings.signInFailuresPerAddress,
+        durationSeconds: window,
+        keyPrefix: 'sign-in-address',
+      });
+    }
+  }
+
+  /**
+   * Before checking a password of `userName` from `address`: throws 429 when either is over its
+   * limit (nothing is counted then); otherwise counts a failure that `succeeded()` takes back.
+   */
+  async begin(userName: string, address: string | undefined): Promise<SignInAttempt> {
+    const counted = this.keysFor(userName, address);
+    await this.refuseIfOver(counted);
+    const taken: Counted[] = [];
+    for (const entry of counted) {
+      const decision = await entry.limit.consume(entry.key);
+      if (!decision.allowed) {
+        // another check got in first: give back what this one took, and refuse
+        await giveBack(taken);
+        throw limited(decision.retryAfterSeconds);
+      }
+      taken.push(entry);
+    }
+    return { succeeded: () => giveBack(taken) };
+  }
+
+  /**
+   * A failure that needed no password check (an unknown token, a name no user can have): counted
+   * against the address; throws 429 when the address is already over its limit.
+   */
+  async failedWithoutCheck(address: string | undefined): Promise<void> {
+    const counted = this.keysFor(undefined, address);
+    await this.refuseIfOver(counted);
+    for (const { limit, key } of counted) await limit.penalty(key);
+  }
+
+  private keysFor(userName: string | undefined, address: string | undefined): Counted[] {
+    const counted: Counted[] = [];
+    // names are compared without case: a database collation may match `Alice` to `alice`
+    if (this.perUser && userName !== undefined)
+      counted.push({ limit: this.perUser, key: userName.toLowerCase() });
+    if (this.perAddress && address) counted.push({ limit: this.perAddress, key: addressLimitKey(address) });
+    return counted;
+  }
+
+  private async refuseIfOver(counted: Counted[]): Promise<void> {
+    let retryAfter = 0;
+    for (const { limit, key } of counted) {
+      const decision = await limit.get(key);
+      if (!decision.allowed) retryAfter = Math.max(retryAfter, decision.retryAfterSeconds);
+    }
+    if (retryAfter > 0) throw limited(retryAfter);
+  }
+}
+
+async function giveBack(taken: Counted[]): Promise<void> {
+  for (const { limit, key } of taken) await limit.reward(key);
+}
+
+function limited(retryAfterSeconds: number): LfsError {
+  return rateLimitedError(retryAfterSeconds, SIGN_IN_LIMITED_MESSAGE);
+}

@@ -50,6 +50,11 @@ const catalogue = {
   transfers_busy: { status: 429, message: 'Too many transfers in progress: retry later' },
   overloaded: { status: 503, message: 'Server overloaded: retry later' },
   not_ready: { status: 503, message: 'Server is not ready' },
+  object_collected: {
+    status: 503,
+    message: 'The object was garbage collected while it was uploaded: send it again',
+    headers: { 'Retry-After': '1' },
+  },
   internal: { status: 500, message: 'Internal server error' },
 } satisfies Record<string, { status: number; message: string; headers?: Record<string, string> }>;
 

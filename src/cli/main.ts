@@ -7,6 +7,13 @@ import { migrateDatabase } from '../metadata/open-metadata-store.js';
 import { isClusterWorker, joinCluster, runPrimary } from '../server/cluster.js';
 import { exitOnSignals, startServer } from '../server/server.js';
 import { grantCommands, keyCommand, repoCommand, tokenCommand, userCommand } from './admin-commands.js';
+import {
+  addRepoLifecycleCommands,
+  fsckCommand,
+  gcCommand,
+  quotaCommand,
+  usageCommand,
+} from './lifecycle-commands.js';
 import { lockCommand } from './lock-commands.js';
 import { addSettingOptions, METADATA_SETTINGS, settingsFrom } from './settings-options.js';
 
@@ -46,9 +53,11 @@ addSettingOptions(config.command('print').description('print the effective setti
 program.addCommand(userCommand());
 program.addCommand(tokenCommand());
 program.addCommand(keyCommand());
-program.addCommand(repoCommand());
+program.addCommand(addRepoLifecycleCommands(repoCommand()));
 for (const command of grantCommands()) program.addCommand(command);
 program.addCommand(lockCommand());
+for (const command of [usageCommand(), quotaCommand(), gcCommand(), fsckCommand()])
+  program.addCommand(command);
 
 program.parseAsync().catch((err: unknown) => {
   const message = err instanceof ConfigError ? `configuration error: ${err.message}` : (err as Error).message;

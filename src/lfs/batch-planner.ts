@@ -16,7 +16,9 @@
  * (over 5 GiB on S3) get lfsd's own upload href as in `proxy`. Downloads are presigned GETs.
  */
 import type { TransferScope, TransferTokens } from '../auth/transfer-token.js';
+import type { QuotaRefusal } from '../metadata/lifecycle-metadata.js';
 import type { MetadataStore, Repo } from '../metadata/metadata-store.js';
+import { formatSize } from '../lifecycle/sizes.js';
 import type { ObjectStore, SignedRequest } from '../storage/object-store.js';
 import type { BatchRequest, RequestedObject } from './batch-request.js';
 import { mapLimit } from './map-limit.js';
@@ -95,7 +97,7 @@ export class BatchDecider {
       : new Map<string, number>();
     const decided =
       request.operation === 'upload'
-        ? await mapLimit(request.objects, STAT_CONCURRENCY, (o) => this.decideUpload(o, linked.get(o.oid)))
+        ? await this.decideUploads(request.objects, linked, repo)
         : // plain synchronous planning, no promise per object (a 100-object batch spent about as
           // long in promise bookkeeping as in signing its 100 tokens)
           request.objects.map((o) => decideDownload(o, linked.get(o.oid)));
@@ -103,17 +105,52 @@ export class BatchDecider {
     return rejected.length ? [...decided, ...rejected] : decided;
   }
 
-  private async decideUpload(
-    object: RequestedObject,
-    linkedSize: number | undefined,
-  ): Promise<ObjectDecision> {
-    if (linkedSize === object.size) {
-      const stored = await this.deps.store.stat(object.oid);
-      if (stored?.size === object.size) return { oid: object.oid, size: object.size, action: 'present' };
-    }
-    // echo the requested size: the client compares it with its local file (section 2.2)
-    return { oid: object.oid, size: object.size, action: 'upload' };
+  /**
+   * Objects linked to the repository and stored are `present`; the others are offered
+   * (metadata.lifecycle.offerUploads: gc keeps them, quotas reserve them) unless that would take
+   * the repository or its owner's namespace past a quota: a per-object 507 (README "Storage
+   * lifecycle"). `maxObjectSize` stays a separate limit.
+   */
+  private async decideUploads(
+    objects: readonly RequestedObject[],
+    linked: Map<string, number>,
+    repo: Repo | undefined,
+  ): Promise<ObjectDecision[]> {
+    const present = await mapLimit(objects, STAT_CONCURRENCY, async (o) => {
+      if (linked.get(o.oid) !== o.size) return false;
+      return (await this.deps.store.stat(o.oid))?.size === o.size;
+    });
+    const wanted = objects.filter((_, i) => !present[i]);
+    const refused = repo
+      ? await this.deps.metadata.lifecycle.offerUploads(
+          repo,
+          wanted.map((o) => ({ oid: o.oid, size: o.size, counted: linked.has(o.oid) })),
+        )
+      : new Map<string, QuotaRefusal>();
+    return objects.map((o, i): ObjectDecision => {
+      if (present[i]) return { oid: o.oid, size: o.size, action: 'present' };
+      const refusal = refused.get(o.oid);
+      if (refusal) {
+        return {
+          oid: o.oid,
+          size: o.size,
+          action: 'error',
+          error: { code: 507, message: quotaMessage(refusal) },
+        };
+      }
+      // echo the requested size: the client compares it with its local file (section 2.2)
+      return { oid: o.oid, size: o.size, action: 'upload' };
+    });
   }
+}
+
+/** the per-object 507 message: names the quota, the usage and the size asked (the client prints it) */
+export function quotaMessage(r: QuotaRefusal): string {
+  const whose = r.scope === 'repository' ? `repository ${r.name}` : `user ${r.name}'s repositories`;
+  return (
+    `Quota exceeded: ${whose} may store ${formatSize(r.quotaBytes)} and use ${formatSize(r.usageBytes)} ` +
+    `(uploads in progress included); this object needs ${formatSize(r.askedBytes)} more`
+  );
 }
 
 function decideDownload(object: RequestedObject, linkedSize: number | undefined): ObjectDecision {

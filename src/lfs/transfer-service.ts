@@ -5,6 +5,8 @@
  * verify confirms (and in direct mode, publishes and records) an upload.
  */
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ObjectBeingCollectedError } from '../metadata/lifecycle-metadata.js';
 import { lfsError, type LfsError } from '../errors.js';
 import type { MetadataStore, Repo } from '../metadata/metadata-store.js';
 import { StoreError, type ByteRange, type ObjectStore, type StoredObject } from '../storage/object-store.js';
@@ -25,6 +27,10 @@ export interface TransferDeps {
 export function stagingScope(repo: Pick<Repo, 'id'>): string {
   return `repo:${repo.id}`;
 }
+
+/** how long an upload waits for gc to finish deleting an oid it is linking: 100 x 50 ms */
+const COLLECTION_WAIT_POLLS = 100;
+const COLLECTION_WAIT_MS = 50;
 
 export class TransferService {
   constructor(private readonly deps: TransferDeps) {}
@@ -49,7 +55,30 @@ export class TransferService {
       throw storeErrorToLfs(err);
     }
     // the link is written only once the content is durable in the store
-    await this.deps.metadata.linkObject(repo.id, oid, size);
+    await this.link(repo, oid, size);
+  }
+
+  /**
+   * Links stored content. When gc has claimed the oid (it was unlinked, and gc is deleting it right
+   * now: README "Storage lifecycle"), waits for gc to finish, then links what the store still
+   * holds; if gc deleted the bytes just stored, answers 503 with Retry-After so the client sends
+   * them again. Content is never linked while gc may delete it.
+   */
+  private async link(repo: Repo, oid: string, size: number): Promise<void> {
+    const { metadata, store } = this.deps;
+    for (;;) {
+      try {
+        await metadata.linkObject(repo.id, oid, size);
+        return;
+      } catch (err) {
+        if (!(err instanceof ObjectBeingCollectedError)) throw err;
+      }
+      for (let waited = 0; (await metadata.lifecycle.collectionState(oid)) === 'deleting'; waited++) {
+        if (waited >= COLLECTION_WAIT_POLLS) throw lfsError('object_collected');
+        await sleep(COLLECTION_WAIT_MS);
+      }
+      if ((await store.stat(oid))?.size !== size) throw lfsError('object_collected');
+    }
   }
 
   /** Stored size of an object linked to the repository; 404 otherwise (proof of possession). */
@@ -86,7 +115,7 @@ export class TransferService {
    */
   async verify(repoPath: string, oid: string, size: number): Promise<void> {
     const repo = await this.repo(repoPath);
-    const { store, metadata } = this.deps;
+    const { store } = this.deps;
     if (
       this.deps.transferMode === 'direct' &&
       store.commitStagedUpload &&
@@ -99,7 +128,7 @@ export class TransferService {
         throw stagedErrorToLfs(err);
       }
       if (committed) {
-        await metadata.linkObject(repo.id, oid, size);
+        await this.link(repo, oid, size);
         return;
       }
     }

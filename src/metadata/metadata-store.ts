@@ -3,6 +3,7 @@
  * implementation (sql-metadata-store.ts) serves SQLite, PostgreSQL and MySQL; nothing above
  * this module knows SQL.
  */
+import type { LifecycleMetadata } from './lifecycle-metadata.js';
 
 export type Permission = 'read' | 'write' | 'admin';
 
@@ -105,6 +106,8 @@ export interface PoolStats {
 export interface MetadataStore {
   /** 'sqlite' | 'postgres' | 'mysql', for metrics and logs */
   readonly dialect: string;
+  /** usage, quotas, gc and fsck (issue 14) */
+  readonly lifecycle: LifecycleMetadata;
   /** connections open, in use and callers waiting (metrics); absent when not tracked */
   poolStats?(): PoolStats | undefined;
 
@@ -119,9 +122,12 @@ export interface MetadataStore {
   deleteRepo(repoId: number): Promise<boolean>;
 
   // objects: content is stored once (objects), and linked to each repository that proved possession
-  /** record the object and link it to the repository; idempotent and race-safe */
+  /**
+   * record the object and link it to the repository, with its usage, in one transaction;
+   * idempotent and race-safe. Throws ObjectBeingCollectedError while gc deletes its content.
+   */
   linkObject(repoId: number, oid: string, size: number): Promise<void>;
-  /** oid -> size for those of `oids` linked to the repository, in one round trip per few hundred oids */
+  /** oid -> size for those of `oids` linked to the repository (not broken: fsck --repair), in one round trip per few hundred oids */
   findLinkedObjects(repoId: number, oids: readonly string[]): Promise<Map<string, number>>;
   unlinkObject(repoId: number, oid: string): Promise<boolean>;
 

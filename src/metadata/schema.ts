@@ -17,6 +17,7 @@ type DbBigint = ColumnType<number | string | bigint, number, number>;
 /** an autoincrement key: read as number (or decimal string for PostgreSQL bigserial) */
 type DbAutoId<T> = ColumnType<T, never, never>;
 type Timestamp = ColumnType<DbTimestamp, DbTimestamp, DbTimestamp>;
+type OptionalTimestamp = ColumnType<DbTimestamp | null, DbTimestamp | null | undefined, DbTimestamp | null>;
 type NullableTimestamp = ColumnType<DbTimestamp | null, DbTimestamp | null, DbTimestamp | null>;
 
 /** Longest repository path and user name: they carry unique indexes, which MySQL limits in bytes. */
@@ -28,12 +29,30 @@ export interface ReposTable {
   path: string;
   is_public: DbBoolean;
   created_at: Timestamp;
+  quota_bytes: ColumnType<number | string | bigint | null, number | null | undefined, number | null>;
+  usage_objects: ColumnType<number | string | bigint, number | undefined, number>;
+  usage_bytes: ColumnType<number | string | bigint, number | undefined, number>;
 }
 
 export interface ObjectsTable {
   oid: string;
   size: DbBigint;
   created_at: Timestamp;
+  /** last linked or unlinked (gc's grace period) */
+  held_at: OptionalTimestamp;
+  /** gc candidate since */
+  marked_at: OptionalTimestamp;
+  /** gc is deleting the content: no link until it is done */
+  deleting_at: OptionalTimestamp;
+  /** fsck --repair found the content missing or corrupt */
+  broken_at: OptionalTimestamp;
+}
+
+export interface UploadOffersTable {
+  repo_id: number;
+  oid: string;
+  size: DbBigint;
+  offered_at: Timestamp;
 }
 
 export interface RepoObjectsTable {
@@ -50,6 +69,7 @@ export interface UsersTable {
   created_at: Timestamp;
   disabled: ColumnType<DbBoolean, DbBoolean | undefined, DbBoolean>;
   auth_generation: ColumnType<number, number | undefined, number>;
+  quota_bytes: ColumnType<number | string | bigint | null, number | null | undefined, number | null>;
 }
 
 export interface TokensTable {
@@ -103,4 +123,5 @@ export interface Database {
   grants: GrantsTable;
   locks: LocksTable;
   ssh_keys: SshKeysTable;
+  upload_offers: UploadOffersTable;
 }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import type { DialectName } from './dialects.js';
+import { SqlLifecycleMetadata } from './lifecycle-metadata.js';
 import { AlreadyExistsError } from './metadata-store.js';
 import type { PoolStats } from './metadata-store.js';
 import type { PoolMeter } from './pool-meter.js';
@@ -80,12 +81,15 @@ export class SqlMetadataStore implements MetadataStore {
   #closing: Promise<void> | undefined;
   /** hot queries compiled once (runCompiled), by name */
   private readonly compiled = new Map<string, CompiledQuery<unknown>>();
+  readonly lifecycle: SqlLifecycleMetadata;
 
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: DialectName,
     private readonly meter?: PoolMeter,
-  ) {}
+  ) {
+    this.lifecycle = new SqlLifecycleMetadata(db, dialect);
+  }
 
   poolStats(): PoolStats | undefined {
     return this.meter?.stats();
@@ -175,28 +179,19 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async deleteRepo(repoId: number): Promise<boolean> {
-    // grants, locks and object links go with it (ON DELETE CASCADE); the objects stay, unlinked
-    const result = await this.db.deleteFrom('repos').where('id', '=', repoId).executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    // grants, locks, offers and object links go with it (ON DELETE CASCADE); the objects stay,
+    // unlinked, held until now (gc's grace period counts from the deletion)
+    return this.lifecycle.write(async (tx) => {
+      await this.lifecycle.releaseRepo(tx, repoId);
+      const result = await tx.deleteFrom('repos').where('id', '=', repoId).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    });
   }
 
   // ---- objects
 
   async linkObject(repoId: number, oid: string, size: number): Promise<void> {
-    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
-    const now = dbTimestamp(this.dialect, new Date());
-    // Two idempotent inserts rather than a transaction: a crash between them leaves an unlinked
-    // object row, which garbage collection removes like any other unlinked object.
-    await skipDuplicate(
-      this.dialect,
-      this.db.insertInto('objects').values({ oid, size, created_at: now }),
-      'oid',
-    ).execute();
-    await skipDuplicate(
-      this.dialect,
-      this.db.insertInto('repo_objects').values({ repo_id: repoId, oid, created_at: now }),
-      'oid',
-    ).execute();
+    await this.lifecycle.link(repoId, oid, size);
   }
 
   async findLinkedObjects(repoId: number, oids: readonly string[]): Promise<Map<string, number>> {
@@ -212,7 +207,8 @@ export class SqlMetadataStore implements MetadataStore {
             .innerJoin('objects', 'objects.oid', 'repo_objects.oid')
             .select(['objects.oid', 'objects.size'])
             .where('repo_objects.repo_id', '=', 0)
-            .where('repo_objects.oid', 'in', new Array<string>(chunk.length).fill('')),
+            .where('repo_objects.oid', 'in', new Array<string>(chunk.length).fill(''))
+            .where('objects.broken_at', 'is', null),
         [repoId, ...chunk],
       );
       for (const row of rows) found.set(row.oid, toNumber(row.size));
@@ -221,12 +217,7 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async unlinkObject(repoId: number, oid: string): Promise<boolean> {
-    const result = await this.db
-      .deleteFrom('repo_objects')
-      .where('repo_id', '=', repoId)
-      .where('oid', '=', oid)
-      .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    return (await this.lifecycle.unlink(repoId, [oid])).objects > 0;
   }
 
   // ---- users

@@ -247,3 +247,19 @@ export class LfsdMetrics {
 export function createMetrics(options: CreateMetricsOptions = {}): LfsdMetrics {
   return new LfsdMetrics(options);
 }
+
+/**
+ * gc and fsck run as commands, not in the server: their figures go to a Prometheus textfile
+ * (`--metrics-file`, for node_exporter's textfile collector), written by these names.
+ */
+export function lifecycleMetricsText(
+  command: 'gc' | 'fsck',
+  values: Record<string, { help: string; value: number }>,
+): string {
+  const lines: string[] = [];
+  for (const [name, { help, value }] of Object.entries(values)) {
+    const metric = `${METRIC_PREFIX}${command}_${name}`;
+    lines.push(`# HELP ${metric} ${help}`, `# TYPE ${metric} gauge`, `${metric} ${value}`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -64,7 +64,11 @@ function requireCapabilities(settings: Settings, capabilities: ReadonlySet<Store
   }
 }
 
-async function buildBackend(settings: Settings): Promise<ObjectStore> {
+/**
+ * The backend alone, without the layers (gc and fsck: they read and delete whole objects and hash
+ * what they read themselves).
+ */
+export async function buildBackend(settings: Settings): Promise<ObjectStore> {
   switch (settings.storage) {
     case 'disk':
       return new DiskStore({ root: settings.dataDir });

@@ -46,6 +46,19 @@ export class DelegatingStore implements ObjectStore {
     return this.inner.list();
   }
 
+  async quarantine(oid: string): Promise<string | undefined> {
+    if (!this.inner.quarantine) throw new TypeError(`store ${this.inner.kind} cannot quarantine`);
+    return this.inner.quarantine(oid);
+  }
+
+  async abortIncompleteUploads(before: Date): Promise<number> {
+    return (await this.inner.abortIncompleteUploads?.(before)) ?? 0;
+  }
+
+  async cleanStaging(before: Date): Promise<{ count: number; bytes: number }> {
+    return (await this.inner.cleanStaging?.(before)) ?? { count: 0, bytes: 0 };
+  }
+
   localFile(oid: string): LocalFile {
     if (!this.inner.localFile) throw new TypeError(`store ${this.inner.kind} keeps no local files`);
     return this.inner.localFile(oid);

@@ -39,7 +39,7 @@ export interface DiskStoreOptions {
  */
 export class DiskStore implements ObjectStore {
   readonly kind = 'disk';
-  readonly capabilities: ReadonlySet<StoreCapability> = new Set(['local-file']);
+  readonly capabilities: ReadonlySet<StoreCapability> = new Set(['local-file', 'quarantine']);
   readonly root: string;
   private readonly objectsDir: string;
   private readonly tmpDir: string;
@@ -121,6 +121,21 @@ export class DiskStore implements ObjectStore {
 
   async delete(oid: string): Promise<void> {
     await rm(this.pathOf(oid), { force: true });
+  }
+
+  /** Renames the object into `<root>/quarantine/<oid>.<time>` (same file system: atomic). */
+  async quarantine(oid: string): Promise<string | undefined> {
+    const dir = join(this.root, 'quarantine');
+    await mkdir(dir, { recursive: true });
+    const target = join(dir, `${oid}.${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    try {
+      await rename(this.pathOf(oid), target);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    await syncDirectory(dir);
+    return target;
   }
 
   async *list(): AsyncIterable<{ oid: string; size: number }> {

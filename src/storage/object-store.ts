@@ -42,10 +42,11 @@ export interface CallOptions {
  * - `presign`: `presign()` hands out direct transfer URLs
  * - `staged-upload`: `presignStagedUpload()` and `commitStagedUpload()` (direct-mode uploads)
  * - `multipart-cleanup`: incomplete multipart uploads exist and can be listed and aborted
+ * - `quarantine`: `quarantine()` moves an object's content aside, out of `list()` (fsck --repair)
  * - `local-file`: every object is a plain file on this machine (`localFile()`), so a reverse
  *   proxy in front of lfsd can send it itself (download offload, X-Accel-Redirect / X-Sendfile)
  */
-export type StoreCapability = 'presign' | 'staged-upload' | 'multipart-cleanup' | 'local-file';
+export type StoreCapability = 'presign' | 'staged-upload' | 'multipart-cleanup' | 'local-file' | 'quarantine';
 
 /** Where an object's file lies, with the `local-file` capability. */
 export interface LocalFile {
@@ -65,6 +66,15 @@ export interface ObjectStore {
   put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void>;
   delete(oid: string): Promise<void>;
   list(): AsyncIterable<{ oid: string; size: number }>;
+  /**
+   * With `quarantine`: moves the object's content aside (never deletes it) where `list()`, `get()`
+   * and `stat()` no longer see it; resolves where it went, or undefined when there was none.
+   */
+  quarantine?(oid: string): Promise<string | undefined>;
+  /** With `multipart-cleanup`: aborts incomplete multipart uploads started before `before`. */
+  abortIncompleteUploads?(before: Date): Promise<number>;
+  /** With `staged-upload`: deletes staged direct uploads never verified, written before `before`. */
+  cleanStaging?(before: Date): Promise<{ count: number; bytes: number }>;
   /** The object's file, with the `local-file` capability; it may not exist (check `stat`). */
   localFile?(oid: string): LocalFile;
   /**

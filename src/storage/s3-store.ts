@@ -18,6 +18,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   CopyObjectCommand,
   DeleteObjectCommand,
   GetObjectCommand,
@@ -73,6 +74,8 @@ export interface IncompleteUpload {
 const DEFAULT_QUEUE_SIZE = 4;
 /** where direct uploads wait for their verify, under the prefix (see the module comment) */
 export const STAGING_DIR = 'staging/';
+/** where fsck --repair moves corrupt content, under the prefix */
+export const QUARANTINE_DIR = 'quarantine/';
 
 export class S3Store implements ObjectStore {
   readonly kind = 's3';
@@ -80,6 +83,7 @@ export class S3Store implements ObjectStore {
     'presign',
     'staged-upload',
     'multipart-cleanup',
+    'quarantine',
   ]);
   private readonly client: S3Client;
   private readonly ownsClient: boolean;
@@ -245,6 +249,71 @@ export class S3Store implements ObjectStore {
       keyMarker = page.NextKeyMarker;
       uploadIdMarker = page.NextUploadIdMarker;
     }
+  }
+
+  /** Aborts multipart uploads under the prefix initiated before `before`; returns how many. */
+  async abortIncompleteUploads(before: Date): Promise<number> {
+    let aborted = 0;
+    for await (const upload of this.incompleteUploads()) {
+      if (upload.initiated === undefined || upload.initiated >= before) continue;
+      try {
+        await this.client.send(
+          new AbortMultipartUploadCommand({
+            Bucket: this.bucket,
+            Key: upload.key,
+            UploadId: upload.uploadId,
+          }),
+        );
+        aborted++;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return aborted;
+  }
+
+  /** Deletes staged direct uploads (never verified) last written before `before`. */
+  async cleanStaging(before: Date): Promise<{ count: number; bytes: number }> {
+    const removed = { count: 0, bytes: 0 };
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: `${this.prefix}${STAGING_DIR}`,
+          ContinuationToken: token,
+          MaxKeys: this.options.listPageSize,
+        }),
+      );
+      for (const item of page.Contents ?? []) {
+        if (!item.Key || !item.LastModified || item.LastModified >= before) continue;
+        await this.deleteKey(item.Key);
+        removed.count++;
+        removed.bytes += item.Size ?? 0;
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return removed;
+  }
+
+  /** Server-side copy to `<prefix>quarantine/<oid>.<time>`, then deletes the object's key. */
+  async quarantine(oid: string): Promise<string | undefined> {
+    const key = this.keyFor(oid);
+    const target = `${this.prefix}${QUARANTINE_DIR}${oid}.${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: target,
+          CopySource: `${this.bucket}/${key.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+    await this.deleteKey(key);
+    return `s3://${this.bucket}/${target}`;
   }
 
   /**

@@ -20,10 +20,14 @@ describe('store capabilities', () => {
     const disk = new DiskStore({ root: '/nonexistent' });
     const s3 = new S3Store({ bucket: 'b', region: 'us-east-1', endpoint: 'http://127.0.0.1:9' });
     try {
-      assert.deepEqual([...new VerifyingStore(new DelegatingStore(disk)).capabilities], ['local-file']);
+      assert.deepEqual(
+        [...new VerifyingStore(new DelegatingStore(disk)).capabilities],
+        ['local-file', 'quarantine'],
+      );
       assert.deepEqual([...new VerifyingStore(new DelegatingStore(s3)).capabilities].sort(), [
         'multipart-cleanup',
         'presign',
+        'quarantine',
         'staged-upload',
       ]);
       // the layer still has the methods: a capability check, not `typeof presign`, decides

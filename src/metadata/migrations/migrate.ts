@@ -16,6 +16,7 @@ import { isSqliteBusy } from '../sql-portability.js';
 import { initialMigration } from './0001_initial.js';
 import { credentialsMigration } from './0002_credentials.js';
 import { sshKeysMigration } from './0003_ssh_keys.js';
+import { lifecycleMigration } from './0004_lifecycle.js';
 
 /** Names sort in the order they must run. */
 function migrations(dialect: DialectName): Record<string, Migration> {
@@ -23,6 +24,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0001_initial': initialMigration(dialect),
     '0002_credentials': credentialsMigration(dialect),
     '0003_ssh_keys': sshKeysMigration(dialect),
+    '0004_lifecycle': lifecycleMigration(dialect),
   };
 }
 

@@ -7,6 +7,7 @@
  * bodies are LFS JSON, capped at `jsonBodyLimit` (413 past it).
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import Fastify, {
   LogController,
@@ -26,6 +27,7 @@ import { handleLockRequest } from './lock-handlers.js';
 import { installMetricsRoute } from './metrics-routes.js';
 import { beginTransfer, countedBody, installRequestContext } from './request-context.js';
 import { handleDownload, handleUpload, handleVerify } from './transfer-handlers.js';
+import { drainUnread, uploadBody } from './upload-body.js';
 
 export interface BuildAppOptions {
   /** serve HTTPS with this PEM certificate chain and key */
@@ -122,10 +124,13 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
 
   void app.register(async (transfers) => {
     transfers.removeAllContentTypeParsers();
-    // object bytes stream on untouched, counted on the way (request-context.ts)
+    // object bytes stream on untouched, counted on the way, in a proxy the store may give up on
+    // without resetting the client's connection (upload-body.ts)
     transfers.addContentTypeParser('*', (request, payload, done) =>
-      done(null, countedBody(request, deps.metrics, 'upload', payload)),
+      done(null, uploadBody(request, deps.metrics, payload as IncomingMessage)),
     );
+    // a body left unread (a refusal, a store failure) is discarded so keep-alive goes on
+    transfers.addHook('onResponse', async (request) => drainUnread(request.raw));
     transfers.put('/*', (request, reply) => dispatch(deps, request, reply));
   });
   return app;

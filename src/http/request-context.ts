@@ -67,9 +67,8 @@ export function beginTransfer(
 }
 
 /**
- * `body` passed through unchanged, its bytes counted into the request's context (bytesIn for an
- * upload, bytesOut for a download) and lfsd_transfer_bytes_total as they flow. Errors and
- * destruction propagate both ways, as with any pipeline.
+ * `body` passed through unchanged, its bytes counted (countingStream). Errors and destruction
+ * propagate both ways, as with any pipeline: for downloads, whose body the store owns.
  */
 export function countedBody(
   request: FastifyRequest,
@@ -77,6 +76,20 @@ export function countedBody(
   direction: TransferDirection,
   body: Readable,
 ): Readable {
+  const counting = countingStream(request, metrics, direction);
+  pipeline(body, counting, () => undefined);
+  return counting;
+}
+
+/**
+ * A pass-through stream that counts the bytes flowing through it into the request's context
+ * (bytesIn for an upload, bytesOut for a download) and lfsd_transfer_bytes_total.
+ */
+export function countingStream(
+  request: FastifyRequest,
+  metrics: LfsdMetrics,
+  direction: TransferDirection,
+): Transform {
   const field = direction === 'upload' ? 'bytesIn' : 'bytesOut';
   const counter = metrics.transferBytes.labels({ direction });
   let total = 0;
@@ -100,7 +113,6 @@ export function countedBody(
     },
   });
   counting.once('close', flush);
-  pipeline(body, counting, () => undefined);
   return counting;
 }
 

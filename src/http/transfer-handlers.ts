@@ -10,6 +10,7 @@ import type { AppDeps } from './app-deps.js';
 import { requireTransferToken } from './authenticate.js';
 import { sendLfsJson } from './lfs-json.js';
 import { contentRange, parseRange } from './range.js';
+import { requestBodyOf } from './upload-body.js';
 
 export async function handleUpload(
   deps: AppDeps,
@@ -30,7 +31,7 @@ export async function handleUpload(
   };
   request.raw.once('close', onClose);
   try {
-    await deps.transfers.upload(repoPath, oid, size, request.body as Readable, aborted.signal);
+    await deps.transfers.upload(repoPath, oid, size, requestBodyOf(request), aborted.signal);
   } finally {
     request.raw.off('close', onClose);
   }

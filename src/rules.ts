@@ -104,10 +104,21 @@ function isValidSegment(segment: string): boolean {
   return SEGMENT.test(segment) && !segment.includes('..') && !segment.endsWith('.git');
 }
 
+/**
+ * First path segments the HTTP surface keeps for itself, so no repository and no user (who owns
+ * the namespace of their name) can take them: `/api/v1/...` is the admin API (web/). The web
+ * console's other pages live under `/-/`, which no segment can be anyway.
+ */
+export const RESERVED_NAMESPACES: readonly string[] = ['api'];
+
+function isReservedNamespace(segment: string): boolean {
+  return RESERVED_NAMESPACES.includes(segment.toLowerCase());
+}
+
 export const MAX_USER_NAME_LENGTH = 100;
 
 export function isValidUserName(name: unknown): name is string {
-  return typeof name === 'string' && isValidSegment(name);
+  return typeof name === 'string' && isValidSegment(name) && !isReservedNamespace(name);
 }
 
 export function checkUserName(name: unknown): string {
@@ -115,7 +126,8 @@ export function checkUserName(name: unknown): string {
     throw new RuleViolation(
       'user name',
       `invalid user name ${JSON.stringify(name)}: up to ${MAX_USER_NAME_LENGTH} letters, digits, '.', '_' or '-', ` +
-        "not starting with '.' or '-', without '..' and not ending in .git",
+        "not starting with '.' or '-', without '..', not ending in .git, " +
+        `and not ${RESERVED_NAMESPACES.join(', ')}`,
     );
   }
   return name;
@@ -134,6 +146,7 @@ export function repoPathOf(segments: readonly string[]): string | undefined {
   const last = segments.at(-1);
   const names = last?.endsWith('.git') ? [...segments.slice(0, -1), last.slice(0, -'.git'.length)] : segments;
   if (names.length === 0 || names.length > MAX_REPO_DEPTH || !names.every(isValidSegment)) return undefined;
+  if (isReservedNamespace(names[0] as string)) return undefined;
   const path = names.join('/');
   return path.length <= MAX_REPO_PATH_LENGTH ? path : undefined;
 }
@@ -149,7 +162,7 @@ export function parseRepoPath(input: unknown): string {
       'repository path',
       `invalid repository path ${JSON.stringify(input)}: 1 to ${MAX_REPO_DEPTH} segments like alice/assets, ` +
         `each of letters, digits, '.', '_' or '-' (not starting with '.' or '-', no '..'), ` +
-        `at most ${MAX_REPO_PATH_LENGTH} characters in all`,
+        `at most ${MAX_REPO_PATH_LENGTH} characters in all, not under ${RESERVED_NAMESPACES.join(', ')}/`,
     );
   }
   return path;

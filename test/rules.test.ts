@@ -89,6 +89,16 @@ void describe('rules: names, ids and text', () => {
     }
   });
 
+  void it('`api` is reserved: no user, no repository under it, no LFS route reaches /api/...', () => {
+    for (const name of ['api', 'API', 'Api']) assert.equal(isValidUserName(name), false, name);
+    assert.ok(isValidUserName('apis'));
+    assert.ok(isValidRepoPath('alice/api'));
+    assert.equal(isValidRepoPath('api/v1'), false);
+    assert.throws(() => parseRepoPath('api/v1'), RuleViolation);
+    assert.equal(parseLfsRoute('/api/v1/objects/batch'), undefined);
+    assert.equal(parseLfsRoute('/api/info/lfs/locks'), undefined);
+  });
+
   void it('lock ids are positive safe integers in decimal', () => {
     for (const good of ['1', '42', '9007199254740991']) assert.ok(isValidLockId(good), good);
     for (const bad of ['0', '01', '-1', '1.5', 'abc', '9007199254740993', '', 1]) {

@@ -54,6 +54,7 @@ export class UserService {
   async setDisabled(actor: Actor, name: string, disabled: boolean): Promise<void> {
     requireSiteAdmin(actor);
     const user = await this.get(actor, name);
+    if (disabled) refuseSelf(actor, user, 'disable');
     await this.metadata.setUserDisabled(user.id, disabled);
   }
 
@@ -61,6 +62,14 @@ export class UserService {
   async remove(actor: Actor, name: string): Promise<void> {
     requireSiteAdmin(actor);
     const user = await this.get(actor, name);
+    refuseSelf(actor, user, 'remove');
     await this.metadata.deleteUser(user.id);
+  }
+}
+
+/** An admin signed in through the API or console cannot lock themself out (the operator can). */
+function refuseSelf(actor: Actor, user: User, what: string): void {
+  if (actor.kind === 'user' && actor.user.id === user.id) {
+    throw lfsError('forbidden', `You cannot ${what} yourself`);
   }
 }

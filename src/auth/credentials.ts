@@ -7,7 +7,7 @@
  * repository (grant, namespace, public flag). The answer is cached per replica for
  * REVOCATION_CACHE_MS, which bounds how long a revoked credential keeps working.
  *
- * Kinds of credential other modules add (console sessions) register a resolver.
+ * Each kind of credential (password, token, SSH key, console session) has a resolver here.
  */
 import type { MetadataStore, Permission, User } from '../metadata/metadata-store.js';
 import { accessFor, allows } from './access.js';
@@ -67,6 +67,13 @@ export class CredentialChecker {
     });
     // an SSH key stands while it exists (removing the user removes their keys)
     this.register('ssh-key', async (id) => (await metadata.findSshKeyById(Number(id)))?.user);
+    // console sessions (web/session-service.ts): live until signed out or expired, and only while
+    // the user's authGeneration is the one the session began under (password change, disabling)
+    this.register('session', async (id) => {
+      const found = await metadata.findWebSession({ id: Number(id) });
+      if (!found || found.session.expiresAt.getTime() <= Date.now()) return undefined;
+      return found.user.authGeneration === found.session.authGeneration ? found.user : undefined;
+    });
   }
 
   register(kind: CredentialKind, resolver: CredentialResolver): void {

@@ -134,6 +134,10 @@ export const settingsSchema = z.strictObject({
   signInFailuresPerAddress: int(0).default(100),
   /** seconds over which failed sign-ins are counted */
   signInFailureWindow: int(1, 24 * 3600).default(300),
+  /** the web console at `/` (sign-in page, repositories, tokens, admin pages); the /api/v1 API stays either way */
+  webConsole: bool.default(true),
+  /** seconds a console session lasts after sign-in (signing out, a password change or disabling the user end it sooner) */
+  webSessionTtl: int(60, 30 * 24 * 3600).default(12 * 3600),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -36,6 +36,14 @@ export interface AppDeps {
   downloadOffload?: DownloadOffload;
   /** proxies in front of lfsd trusted to append X-Forwarded-For (limits/client-address.ts); default 0 */
   trustProxy?: number;
+  /** the admin API and web console (web/); absent: API only, no console */
+  web?: {
+    /** serve the console at `/` (the `webConsole` setting) */
+    console: boolean;
+    sessionTtlSeconds: number;
+    /** HMAC key binding CSRF tokens to a session; the same on every replica */
+    csrfKey: string;
+  };
   /** handlers still running, for graceful shutdown */
   inFlight?: InFlight;
   /** transfer slots and load shedding (src/limits); absent: no such limits */

@@ -80,6 +80,9 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     return503OnClosing: true,
     // errors Fastify meets before routing (a path that does not decode) in LFS JSON too
     frameworkErrors: renderFrameworkError,
+    // route schemas (the admin API's) check what they are given: no coercion ("1" is not a number),
+    // and unknown fields are refused, not silently dropped
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
     ...(options.https ? { https: { ...options.https, ...serverOptions } } : {}),
   }) as unknown as FastifyInstance;
   if (limits && limits.maxConnections > 0) {
@@ -97,6 +100,9 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     if (deps.isDraining?.() && !reply.raw.headersSent) reply.header('Connection', 'close');
     return payload;
   });
+
+  // the admin API at /api/v1 and the web console at / (web/web-plugin.ts, loaded when the app is built)
+  void app.register(import('../web/web-plugin.js'), { deps });
 
   void app.register(async (api) => {
     api.removeAllContentTypeParsers();

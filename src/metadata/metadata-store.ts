@@ -86,6 +86,23 @@ export interface LockQuery {
   limit: number;
 }
 
+/** A web console session (web/session-service.ts); its secret lives only in the browser's cookie. */
+export interface WebSession {
+  id: number;
+  userId: number;
+  /** the user's authGeneration when the session began: it ends when that changes */
+  authGeneration: number;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** What a repository holds, for listings (web console, admin API). */
+export interface RepoStats {
+  objects: number;
+  bytes: number;
+  locks: number;
+}
+
 export type CreateLockResult = { created: true; lock: Lock } | { created: false; lock: Lock };
 
 /** Thrown when a unique name (user, repository) is taken. */
@@ -120,6 +137,8 @@ export interface MetadataStore {
   listRepos(): Promise<Repo[]>;
   /** removes the repository with its grants, locks and object links (content stays, unlinked) */
   deleteRepo(repoId: number): Promise<boolean>;
+  /** objects linked, their bytes and locks held, per repository id (only repositories with any), or of one */
+  repoStats(repoId?: number): Promise<Map<number, RepoStats>>;
 
   // objects: content is stored once (objects), and linked to each repository that proved possession
   /**
@@ -200,6 +219,21 @@ export interface MetadataStore {
   listLocks(repoId: number, query: LockQuery): Promise<Lock[]>;
   findLock(repoId: number, id: string): Promise<Lock | undefined>;
   deleteLock(repoId: number, id: string): Promise<boolean>;
+
+  // web console sessions: only a hash of the secret is stored; removing the user removes them
+  createWebSession(session: {
+    userId: number;
+    secretHash: string;
+    authGeneration: number;
+    expiresAt: Date;
+  }): Promise<WebSession>;
+  /** the session and its user by id or secret hash, expired ones included (the caller decides) */
+  findWebSession(
+    by: { id: number } | { secretHash: string },
+  ): Promise<{ session: WebSession; user: User } | undefined>;
+  deleteWebSession(id: number): Promise<boolean>;
+  /** removes the sessions that expired before `now`; returns how many */
+  deleteExpiredWebSessions(now: Date): Promise<number>;
 
   /** throws when the database is unreachable (readiness probe) */
   ping(): Promise<void>;

@@ -114,6 +114,15 @@ export interface SshKeysTable {
   last_used_at: NullableTimestamp;
 }
 
+export interface WebSessionsTable {
+  id: DbAutoId<number>;
+  user_id: number;
+  secret_hash: string;
+  auth_generation: number;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
 export interface Database {
   repos: ReposTable;
   objects: ObjectsTable;
@@ -124,4 +133,5 @@ export interface Database {
   locks: LocksTable;
   ssh_keys: SshKeysTable;
   upload_offers: UploadOffersTable;
+  web_sessions: WebSessionsTable;
 }

@@ -23,11 +23,13 @@ import type {
   MetadataStore,
   Permission,
   Repo,
+  RepoStats,
   SshKeyRecord,
   TokenRecord,
   User,
+  WebSession,
 } from './metadata-store.js';
-import { toLock, toNumber, toPermission, toRepo, toSshKey, toToken, toUser } from './row-mappers.js';
+import { toDate, toLock, toNumber, toPermission, toRepo, toSshKey, toToken, toUser } from './row-mappers.js';
 import {
   checkLockPath,
   checkOptionalText,
@@ -186,6 +188,43 @@ export class SqlMetadataStore implements MetadataStore {
       const result = await tx.deleteFrom('repos').where('id', '=', repoId).executeTakeFirst();
       return result.numDeletedRows > 0n;
     });
+  }
+
+  async repoStats(repoId?: number): Promise<Map<number, RepoStats>> {
+    // two grouped scans (one per table) rather than a join that would multiply rows
+    const [objects, locks] = await Promise.all([
+      this.db
+        .selectFrom('repo_objects')
+        .innerJoin('objects', 'objects.oid', 'repo_objects.oid')
+        .select((eb) => [
+          'repo_objects.repo_id',
+          eb.fn.countAll<number | string>().as('objects'),
+          eb.fn.sum<number | string | null>('objects.size').as('bytes'),
+        ])
+        .$if(repoId !== undefined, (q) => q.where('repo_objects.repo_id', '=', repoId as number))
+        .groupBy('repo_objects.repo_id')
+        .execute(),
+      this.db
+        .selectFrom('locks')
+        .select((eb) => ['repo_id', eb.fn.countAll<number | string>().as('locks')])
+        .$if(repoId !== undefined, (q) => q.where('repo_id', '=', repoId as number))
+        .groupBy('repo_id')
+        .execute(),
+    ]);
+    const stats = new Map<number, RepoStats>();
+    const of = (repoId: number | string) => {
+      const id = toNumber(repoId);
+      let entry = stats.get(id);
+      if (!entry) stats.set(id, (entry = { objects: 0, bytes: 0, locks: 0 }));
+      return entry;
+    };
+    for (const row of objects) {
+      const entry = of(row.repo_id);
+      entry.objects = toNumber(row.objects);
+      entry.bytes = row.bytes === null ? 0 : toNumber(row.bytes);
+    }
+    for (const row of locks) of(row.repo_id).locks = toNumber(row.locks);
+    return stats;
   }
 
   // ---- objects
@@ -702,6 +741,77 @@ export class SqlMetadataStore implements MetadataStore {
         'locks.ref',
         'locks.locked_at',
       ]);
+  }
+
+  // ---- web console sessions
+
+  async createWebSession(session: {
+    userId: number;
+    secretHash: string;
+    authGeneration: number;
+    expiresAt: Date;
+  }): Promise<WebSession> {
+    const createdAt = new Date();
+    const insert = this.db.insertInto('web_sessions').values({
+      user_id: session.userId,
+      secret_hash: session.secretHash,
+      auth_generation: session.authGeneration,
+      created_at: dbTimestamp(this.dialect, createdAt),
+      expires_at: dbTimestamp(this.dialect, session.expiresAt),
+    });
+    const id = await insertReturningId(this.dialect, insert);
+    return {
+      id: Number(id),
+      userId: session.userId,
+      authGeneration: session.authGeneration,
+      createdAt,
+      expiresAt: session.expiresAt,
+    };
+  }
+
+  async findWebSession(
+    by: { id: number } | { secretHash: string },
+  ): Promise<{ session: WebSession; user: User } | undefined> {
+    let query = this.db
+      .selectFrom('web_sessions')
+      .innerJoin('users', 'users.id', 'web_sessions.user_id')
+      .select([
+        'web_sessions.id as session_id',
+        'web_sessions.auth_generation as session_generation',
+        'web_sessions.created_at as session_created_at',
+        'web_sessions.expires_at',
+        ...USER_COLUMNS.map((column) => `users.${column}` as const),
+      ]);
+    query =
+      'id' in by
+        ? query.where('web_sessions.id', '=', by.id)
+        : query.where('web_sessions.secret_hash', '=', by.secretHash);
+    const row = await query.executeTakeFirst();
+    if (!row) return undefined;
+    const user = toUser(row);
+    return {
+      user,
+      session: {
+        id: toNumber(row.session_id),
+        userId: user.id,
+        authGeneration: toNumber(row.session_generation),
+        createdAt: toDate(row.session_created_at),
+        expiresAt: toDate(row.expires_at),
+      },
+    };
+  }
+
+  async deleteWebSession(id: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('web_sessions').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async deleteExpiredWebSessions(now: Date): Promise<number> {
+    const result = await this.db
+      .deleteFrom('web_sessions')
+      .where('expires_at', '<', dbTimestamp(this.dialect, now))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   // ---- lifecycle

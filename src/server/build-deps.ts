@@ -2,6 +2,7 @@
  * The composition root: settings in, everything the HTTP app needs out. `lfsd serve` and the
  * end-to-end tests build a server through here; admin commands open only the metadata.
  */
+import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Authenticator } from '../auth/authenticator.js';
 import { CredentialChecker } from '../auth/credentials.js';
@@ -96,6 +97,11 @@ export async function buildDeps(settings: Settings, logger: Logger, publicUrl: s
       jsonBodyLimit: settings.jsonBodyLimit,
     },
     metrics,
+    web: {
+      console: settings.webConsole,
+      sessionTtlSeconds: settings.webSessionTtl,
+      csrfKey: createHmac('sha256', secret).update('lfsd web console csrf').digest('base64url'),
+    },
     inFlight: new InFlight(),
     overload,
     isDraining: () => draining,

@@ -633,6 +633,63 @@ for (const dialect of DIALECTS) {
       });
     });
 
+    void describe('web console sessions and repository counts', () => {
+      void it('creates, finds by secret hash and by id, deletes, and sweeps expired sessions', async () => {
+        const user = await newUser();
+        const expiresAt = new Date(Date.now() + 3600_000);
+        const session = await store.createWebSession({
+          userId: user.id,
+          secretHash: randomBytes(32).toString('hex'),
+          authGeneration: user.authGeneration,
+          expiresAt,
+        });
+        const hash = randomBytes(32).toString('hex');
+        const other = await store.createWebSession({
+          userId: user.id,
+          secretHash: hash,
+          authGeneration: 3,
+          expiresAt: new Date(Date.now() - 1000),
+        });
+        const found = await store.findWebSession({ secretHash: hash });
+        assert.equal(found?.session.id, other.id);
+        assert.equal(found?.session.authGeneration, 3);
+        assert.equal(found?.user.name, user.name);
+        const byId = await store.findWebSession({ id: session.id });
+        assert.equal(byId?.session.expiresAt.getTime(), expiresAt.getTime());
+        assert.ok((await store.deleteExpiredWebSessions(new Date())) >= 1);
+        assert.equal(await store.findWebSession({ id: other.id }), undefined);
+        assert.equal(await store.deleteWebSession(session.id), true);
+        assert.equal(await store.deleteWebSession(session.id), false);
+        assert.equal(await store.findWebSession({ id: session.id }), undefined);
+      });
+
+      void it('removing the user removes their sessions', async () => {
+        const user = await newUser();
+        const session = await store.createWebSession({
+          userId: user.id,
+          secretHash: randomBytes(32).toString('hex'),
+          authGeneration: 0,
+          expiresAt: new Date(Date.now() + 3600_000),
+        });
+        await store.deleteUser(user.id);
+        assert.equal(await store.findWebSession({ id: session.id }), undefined);
+      });
+
+      void it("counts each repository's objects, bytes and locks", async () => {
+        const owner = await newUser();
+        const repo = await store.createRepo(unique('stats/a'), { isPublic: false });
+        const empty = await store.createRepo(unique('stats/b'), { isPublic: false });
+        await store.linkObject(repo.id, randomOid(), 5_000_000_000);
+        await store.linkObject(repo.id, randomOid(), 7);
+        await store.createLock({ repoId: repo.id, path: 'a.psd', ownerId: owner.id, ref: null });
+        const all = await store.repoStats();
+        assert.deepEqual(all.get(repo.id), { objects: 2, bytes: 5_000_000_007, locks: 1 });
+        assert.equal(all.get(empty.id), undefined);
+        const one = await store.repoStats(repo.id);
+        assert.deepEqual([...one.keys()], [repo.id]);
+      });
+    });
+
     void describe('lifecycle', () => {
       void it('close is idempotent and ping fails afterwards', async () => {
         assert.ok(database);

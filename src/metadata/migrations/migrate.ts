@@ -17,6 +17,7 @@ import { initialMigration } from './0001_initial.js';
 import { credentialsMigration } from './0002_credentials.js';
 import { sshKeysMigration } from './0003_ssh_keys.js';
 import { lifecycleMigration } from './0004_lifecycle.js';
+import { webSessionsMigration } from './0005_web_sessions.js';
 
 /** Names sort in the order they must run. */
 function migrations(dialect: DialectName): Record<string, Migration> {
@@ -25,6 +26,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0002_credentials': credentialsMigration(dialect),
     '0003_ssh_keys': sshKeysMigration(dialect),
     '0004_lifecycle': lifecycleMigration(dialect),
+    '0005_web_sessions': webSessionsMigration(dialect),
   };
 }
 

@@ -12,6 +12,7 @@ import { OPERATOR } from '../admin/actor.js';
 import type { UserCaller } from '../auth/caller.js';
 import { isLfsError, lfsError } from '../errors.js';
 import type { AppDeps } from '../http/app-deps.js';
+import { clientAddress } from '../limits/client-address.js';
 import { toLfsError } from '../http/error-handler.js';
 import { PERMISSIONS } from '../admin/grant-service.js';
 import { getRepoJson, listRepoJson, toTokenJson } from './api-routes.js';
@@ -153,7 +154,7 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     const form = request.body as Form;
     const name = form.name ?? '';
     const password = form.password ?? '';
-    const user = await checkPassword(deps, name, password);
+    const user = await checkPassword(deps, request, name, password);
     if (!user) {
       // the same answer for an unknown user, a wrong password and a disabled user
       return send(
@@ -575,16 +576,23 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
 }
 
 /**
- * The user a sign-in form names, if the password is theirs: through the one Authenticator, as an
- * `Authorization: Basic` header would be, so the same rules and limits apply; only a password
- * opens a session (a token typed into the form does not).
+ * The user a sign-in form names, if the password is theirs: through the one Authenticator entry
+ * for passwords, so the same rules and failed-sign-in limits (429 with Retry-After, per user name
+ * and per address) apply as for `Authorization: Basic`. Only a password opens a session.
  */
-async function checkPassword(deps: AppDeps, name: string, password: string): Promise<UserCaller | undefined> {
-  if (name === '' || password === '' || name.includes(':')) return undefined;
-  const header = `Basic ${Buffer.from(`${name}:${password}`, 'utf8').toString('base64')}`;
+async function checkPassword(
+  deps: AppDeps,
+  request: FastifyRequest,
+  name: string,
+  password: string,
+): Promise<UserCaller | undefined> {
   try {
-    const caller = await deps.authenticator.authenticate(header);
-    return caller.kind === 'user' && caller.credential.kind === 'password' ? caller : undefined;
+    const caller = await deps.authenticator.signInWithPassword({
+      name,
+      password,
+      address: clientAddress(request, deps.trustProxy ?? 0),
+    });
+    return caller.kind === 'user' ? caller : undefined;
   } catch (err) {
     if (isLfsError(err) && err.status === 401) return undefined;
     throw err;

@@ -8,6 +8,7 @@
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../auth/caller.js';
 import type { AppDeps } from '../http/app-deps.js';
+import { authenticate } from '../http/authenticate.js';
 import type { SessionService } from './session-service.js';
 
 export const SESSION_COOKIE = 'lfsd_session';
@@ -33,7 +34,7 @@ export async function webCallerOf(
 ): Promise<WebCaller> {
   let web: WebCaller = { caller: { kind: 'anonymous' }, via: 'none' };
   if (request.headers.authorization) {
-    web = { caller: await deps.authenticator.authenticate(request.headers.authorization), via: 'header' };
+    web = { caller: await authenticate(deps, request), via: 'header' };
   } else if (sessions) {
     const secret = (request as FastifyRequest & { cookies?: Record<string, string | undefined> }).cookies?.[
       SESSION_COOKIE

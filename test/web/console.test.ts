@@ -94,6 +94,41 @@ void describe('console: signing in', () => {
     assert.equal(answers[0]!.cookie, false);
   });
 
+  void it('limits failed sign-ins per user like the LFS API: 429 with Retry-After, the same for an unknown user', async () => {
+    const limited = await createTestApp({ signInFailuresPerUser: 3 });
+    try {
+      await addUser(limited.deps, 'alice');
+      const statuses: Record<string, number[]> = {};
+      for (const name of ['alice', 'nobody']) {
+        const browser = new ConsoleClient(limited.app);
+        await browser.get('/-/sign-in');
+        statuses[name] = [];
+        for (let i = 0; i < 4; i++) {
+          const res = await browser.post('/-/sign-in', { name, password: 'wrong-password' });
+          statuses[name]!.push(res.statusCode);
+          if (res.statusCode === 429) {
+            assert.ok(Number(res.headers['retry-after']) > 0, 'Retry-After');
+            assert.match(String(res.headers['content-type']), /text\/html/);
+          }
+        }
+        // while limited, even the right password is turned away, and no session begins
+        const right = await browser.post('/-/sign-in', { name, password: `${name}-password` });
+        assert.equal(right.statusCode, 429);
+        assert.equal(browser.cookies.has('lfsd_session'), false);
+      }
+      assert.deepEqual(statuses.alice, [401, 401, 401, 429]);
+      assert.deepEqual(statuses.nobody, statuses.alice);
+      // the LFS API shares the count: alice's Basic credentials are limited there too
+      const api = await limited.app.inject({
+        url: '/api/v1/me',
+        headers: { authorization: basicAuth('alice', 'alice-password') },
+      });
+      assert.equal(api.statusCode, 429);
+    } finally {
+      await limited.close();
+    }
+  });
+
   void it('a token typed as the password opens no session', async () => {
     const { token } = await createAdminServices(t.deps.metadata).tokens.create(OPERATOR, 'bob', {});
     const browser = new ConsoleClient(t.app);

@@ -7,6 +7,7 @@
  * token grants; CredentialChecker decides, when it is used, whether the credential still stands.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { MIN_SIGNING_KEY_BYTES } from './signing-key.js';
 
 export type TransferOperation = 'upload' | 'download' | 'verify';
 
@@ -46,6 +47,11 @@ export class TransferTokens {
     private readonly ttlSeconds: number,
     private readonly now: () => number = Date.now,
   ) {
+    // the settings refuse a short key at start (auth/signing-key.ts); this keeps any other caller
+    // from signing with an empty or truncated one, which anyone could forge
+    if (Buffer.byteLength(secret) < MIN_SIGNING_KEY_BYTES) {
+      throw new Error(`a transfer token key needs at least ${MIN_SIGNING_KEY_BYTES} bytes`);
+    }
     this.stepSeconds = Math.max(1, Math.floor(ttlSeconds / 60));
   }
 

@@ -11,13 +11,9 @@ import {
   type Settings,
 } from './settings.js';
 
-/** A bad configuration: the message names the key and what it expects. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError } from './config-error.js';
+
+export { ConfigError };
 
 export interface SettingSources {
   /** path of a YAML or JSON config file */

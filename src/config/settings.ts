@@ -6,6 +6,7 @@
  * Precedence: defaults < config file (YAML or JSON) < environment < command-line flags.
  */
 import { z } from 'zod';
+import { signingKeyProblem } from '../auth/signing-key.js';
 
 const bool = z.preprocess(
   (v) => (v === 'true' || v === '1' ? true : v === 'false' || v === '0' ? false : v),
@@ -58,7 +59,12 @@ export const settingsSchema = z.strictObject({
   s3ForcePathStyle: bool.default(false),
   transferMode: enumOf(['proxy', 'direct']).default('proxy'),
   /** HMAC secret for transfer tokens; shared by all replicas. Default: generated into the data dir */
-  secret: text.min(32, 'expected at least 32 characters').optional(),
+  secret: text
+    .superRefine((value, ctx) => {
+      const problem = signingKeyProblem(value);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   /** lifetime of transfer hrefs in seconds (the client re-batches 5 s before expiry) */
   transferTokenTtl: int(60).default(3600),
   /**

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Authenticator } from '../auth/authenticator.js';
 import { CredentialChecker } from '../auth/credentials.js';
 import { SignInLimits } from '../auth/sign-in-limits.js';
+import { loadSigningKey } from '../auth/signing-key.js';
 import { TransferTokens } from '../auth/transfer-token.js';
 import type { Settings } from '../config/settings.js';
 import type { AppDeps } from '../http/app-deps.js';
@@ -20,7 +21,6 @@ import { openMetadataStore, parseDatabaseUrl } from '../metadata/open-metadata-s
 import { createMetrics, type LfsdMetrics } from '../observability/metrics.js';
 import { buildObjectStore } from '../storage/build-object-store.js';
 import { isClusterWorker } from './cluster.js';
-import { loadOrCreateSecret } from './server-secret.js';
 
 /** The metadata store; with `metrics`, its queries are timed into them. */
 export async function openMetadata(settings: Settings, metrics?: LfsdMetrics): Promise<MetadataStore> {
@@ -51,7 +51,7 @@ export interface BuiltDeps extends AppDeps {
 }
 
 export async function buildDeps(settings: Settings, logger: Logger, publicUrl: string): Promise<BuiltDeps> {
-  const secret = settings.secret ?? loadOrCreateSecret(settings.dataDir);
+  const secret = await loadSigningKey(settings);
   const metrics = createMetrics();
   const metadata = await openMetadata(settings, metrics);
   let store;

@@ -12,10 +12,10 @@ import cluster, { type Worker } from 'node:cluster';
 import { constants } from 'node:os';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
+import { loadSigningKey } from '../auth/signing-key.js';
 import type { Settings } from '../config/settings.js';
 import { migrateDatabase } from '../metadata/open-metadata-store.js';
 import type { LfsdMetrics } from '../observability/metrics.js';
-import { loadOrCreateSecret } from './server-secret.js';
 
 /** a worker that died after it started is replaced, but not more often than this per minute */
 const MAX_RESTARTS_PER_MINUTE = 10;
@@ -55,10 +55,11 @@ export function isClusterWorker(): boolean {
  * arguments and environment, and find out that they are workers from node:cluster.
  */
 export async function runPrimary(settings: Settings, logger: Logger): Promise<number> {
+  // before any worker starts: the workers all read the key this creates (or refuse the same way)
+  await loadSigningKey(settings);
   // once here rather than racing in every worker: a bad database URL fails the start once
   const applied = await migrateDatabase(settings.databaseUrl as string);
   if (applied.length > 0) logger.info({ migrations: applied }, 'database migrated');
-  if (!settings.secret) loadOrCreateSecret(settings.dataDir);
 
   const live = new Set<Worker>();
   /** workers whose server is up: they drain on a message and answer for their metrics */

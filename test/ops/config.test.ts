@@ -79,7 +79,7 @@ describe('configuration', () => {
     it('secrets are named but never echoed', () => {
       rejects(
         { secret: 'too-short' },
-        /^secret: expected at least 32 characters, got \*\*\* \(from flag --secret\)$/,
+        /^secret: expected a signing key of at least 32 bytes, this one has 9 \(generate one with `openssl rand -hex 32`\), got \*\*\* \(from flag --secret\)$/,
       );
       rejects({ databaseUrl: 'oracle://scott:tiger@db/x' }, /databaseUrl: expected sqlite:PATH/);
       assert.throws(

@@ -7,10 +7,11 @@
 import type { RepoView } from '../admin/repo-service.js';
 import { tokenState } from '../admin/token-service.js';
 import type { UserCaller } from '../auth/caller.js';
-import type { GrantRecord, RepoStats, TokenRecord, User } from '../metadata/metadata-store.js';
+import type { GrantRecord, RepoStats, SshKeyRecord, TokenRecord, User } from '../metadata/metadata-store.js';
 import { OPERATOR, requireSiteAdmin } from '../admin/actor.js';
 import { parseRepoPath } from '../rules.js';
 import {
+  addSshKeyBody,
   createRepoBody,
   createTokenBody,
   createUserBody,
@@ -24,6 +25,7 @@ import {
   repoJson,
   repoPathParam,
   setGrantBody,
+  sshKeyJson,
   tokenJson,
   updateRepoBody,
   updateUserBody,
@@ -50,7 +52,7 @@ export interface ApiRoute {
   /** under API_PREFIX, Fastify syntax (`:name` parameters) */
   path: string;
   summary: string;
-  tag: 'me' | 'repositories' | 'locks' | 'tokens' | 'users' | 'grants';
+  tag: 'me' | 'repositories' | 'locks' | 'tokens' | 'ssh-keys' | 'users' | 'grants';
   params?: Record<string, JsonSchema>;
   query?: JsonSchema;
   body?: JsonSchema;
@@ -64,7 +66,11 @@ export interface ApiRoute {
 
 const NO_STATS: RepoStats = { objects: 0, bytes: 0, locks: 0 };
 
-export function toRepoJson({ repo, access }: RepoView, stats: RepoStats | undefined) {
+export function toRepoJson(
+  { repo, access }: RepoView,
+  stats: RepoStats | undefined,
+  quotaBytes: number | null = null,
+) {
   const { objects, bytes, locks } = stats ?? NO_STATS;
   return {
     path: repo.path,
@@ -73,7 +79,19 @@ export function toRepoJson({ repo, access }: RepoView, stats: RepoStats | undefi
     objects,
     bytes,
     locks,
+    quota_bytes: quotaBytes,
     created_at: repo.createdAt.toISOString(),
+  };
+}
+
+export function toSshKeyJson(key: SshKeyRecord) {
+  return {
+    id: key.id,
+    type: key.type,
+    fingerprint: key.fingerprint,
+    label: key.label,
+    created_at: key.createdAt.toISOString(),
+    last_used_at: key.lastUsedAt?.toISOString() ?? null,
   };
 }
 
@@ -103,16 +121,29 @@ export function toGrantJson(grant: GrantRecord) {
   return { user: grant.userName, repo: grant.repoPath, permission: grant.permission };
 }
 
+/** quota of each repository that has one (lifecycle usage counters) */
+async function quotas(services: WebServices, repoId?: number): Promise<Map<number, number | null>> {
+  const usage = await services.metadata.lifecycle.usage(repoId === undefined ? {} : { repoId });
+  return new Map(usage.repos.map((r) => [r.repoId, r.quotaBytes]));
+}
+
 /** The repositories the actor may read, each with its counts. */
 export async function listRepoJson(services: WebServices, actor: UserCaller) {
-  const [views, stats] = await Promise.all([services.admin.repos.list(actor), services.metadata.repoStats()]);
-  return views.map((view) => toRepoJson(view, stats.get(view.repo.id)));
+  const [views, stats, quota] = await Promise.all([
+    services.admin.repos.list(actor),
+    services.metadata.repoStats(),
+    quotas(services),
+  ]);
+  return views.map((view) => toRepoJson(view, stats.get(view.repo.id), quota.get(view.repo.id)));
 }
 
 export async function getRepoJson(services: WebServices, actor: UserCaller, path: string) {
   const view = await services.admin.repos.get(actor, path);
-  const stats = await services.metadata.repoStats(view.repo.id);
-  return toRepoJson(view, stats.get(view.repo.id));
+  const [stats, quota] = await Promise.all([
+    services.metadata.repoStats(view.repo.id),
+    quotas(services, view.repo.id),
+  ]);
+  return toRepoJson(view, stats.get(view.repo.id), quota.get(view.repo.id));
 }
 
 const list = (name: string, items: JsonSchema, extra: Record<string, JsonSchema> = {}) =>
@@ -310,6 +341,46 @@ export const API_ROUTES: readonly ApiRoute[] = [
     status: 204,
     handler: async ({ actor, services, params }) => {
       await services.admin.tokens.revoke(actor, actor.user.name, Number(params.id));
+    },
+  },
+  {
+    method: 'GET',
+    path: '/keys',
+    summary: 'Your SSH public keys',
+    tag: 'ssh-keys',
+    status: 200,
+    response: list('keys', sshKeyJson),
+    handler: async ({ actor, services }) => ({
+      keys: (await services.admin.keys.list(actor, actor.user.name)).map(toSshKeyJson),
+    }),
+  },
+  {
+    method: 'POST',
+    path: '/keys',
+    summary: 'Add an SSH public key (one authorized_keys line) for git-lfs over SSH',
+    tag: 'ssh-keys',
+    body: addSshKeyBody,
+    status: 201,
+    response: sshKeyJson,
+    handler: async ({ actor, services, body }) =>
+      toSshKeyJson(
+        await services.admin.keys.add(
+          actor,
+          actor.user.name,
+          body.key as string,
+          body.label as string | null | undefined,
+        ),
+      ),
+  },
+  {
+    method: 'DELETE',
+    path: '/keys/:id',
+    summary: 'Remove one of your SSH keys (at once, transfers it granted included)',
+    tag: 'ssh-keys',
+    params: { id: idParam },
+    status: 204,
+    handler: async ({ actor, services, params }) => {
+      await services.admin.keys.remove(actor, actor.user.name, Number(params.id));
     },
   },
   {

@@ -46,9 +46,11 @@ export const repoJson = object(
     objects: integer,
     bytes: integer,
     locks: integer,
+    /** the repository's storage quota in bytes (lifecycle), null: none */
+    quota_bytes: nullable(integer),
     created_at: dateTime,
   },
-  ['path', 'public', 'access', 'objects', 'bytes', 'locks', 'created_at'],
+  ['path', 'public', 'access', 'objects', 'bytes', 'locks', 'quota_bytes', 'created_at'],
 );
 
 export const userJson = object(
@@ -78,6 +80,18 @@ export const tokenJson = object(
 export const newTokenJson = object(
   { ...(tokenJson.properties as Record<string, JsonSchema>), token: string() },
   [...(tokenJson.required as string[]), 'token'],
+);
+
+export const sshKeyJson = object(
+  {
+    id: integer,
+    type: string(),
+    fingerprint: string(),
+    label: nullable(string()),
+    created_at: dateTime,
+    last_used_at: nullable(dateTime),
+  },
+  ['id', 'type', 'fingerprint', 'label', 'created_at', 'last_used_at'],
 );
 
 export const grantJson = object({ user: string(), repo: string(), permission }, [
@@ -123,6 +137,14 @@ export const createTokenBody = object({
   expires_in_days: { type: 'integer', minimum: 1, maximum: 36_500 },
   scopes: { type: 'array', items: { type: 'string', enum: [...TOKEN_SCOPES] }, maxItems: 8 },
 });
+export const addSshKeyBody = object(
+  {
+    /** one `authorized_keys`-style line: `ssh-ed25519 AAAA... comment` */
+    key: string({ minLength: 1, maxLength: 16 * 1024 }),
+    label: nullable(string({ maxLength: MAX_LABEL_LENGTH })),
+  },
+  ['key'],
+);
 export const createUserBody = object(
   { name: string({ minLength: 1, maxLength: MAX_USER_NAME_LENGTH }), password, admin: boolean },
   ['name'],

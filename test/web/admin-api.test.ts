@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import ssh2 from 'ssh2';
 import { API_PREFIX, API_ROUTES } from '../../src/web/api-routes.js';
 import { addUser, basicAuth, createTestApp, type TestApp } from '../helpers/test-app.js';
 import { ConsoleClient } from './web-helpers.js';
@@ -113,6 +114,7 @@ void describe('admin API: reading', () => {
         objects: 0,
         bytes: 0,
         locks: 1,
+        quota_bytes: null,
         created_at: undefined,
       },
     );
@@ -235,6 +237,38 @@ void describe('admin API: changing things', () => {
     const listed = (await call('alice', 'GET', '/tokens')).json().tokens as { id: number; state: string }[];
     assert.equal(listed.length, count);
     assert.equal(listed.find((t) => t.id === token.id)?.state, 'revoked');
+  });
+
+  void it('SSH keys: added, listed and removed by their owner', async () => {
+    const key = ssh2.utils.generateKeyPairSync('ed25519').public;
+    await matrix('POST', '/keys', { anonymous: 401, revoked: 401 }, { key });
+    const added = await call('alice', 'POST', '/keys', { key, label: 'laptop' });
+    expectStatus(added, 201, 'add');
+    const record = added.json() as { id: number; type: string; fingerprint: string; label: string };
+    assert.equal(record.type, 'ssh-ed25519');
+    assert.match(record.fingerprint, /^SHA256:/);
+    assert.equal(record.label, 'laptop');
+    // a key belongs to one user
+    expectStatus(await call('bob', 'POST', '/keys', { key }), 409, 'taken');
+    expectStatus(await call('alice', 'POST', '/keys', { key: 'ssh-ed25519 AAAA' }), 422, 'not a key');
+    await matrix('GET', '/keys', { anonymous: 401, alice: 200, bob: 200, revoked: 401 });
+    assert.deepEqual(
+      ((await call('alice', 'GET', '/keys')).json().keys as { id: number }[]).map((k) => k.id),
+      [record.id],
+    );
+    assert.deepEqual((await call('bob', 'GET', '/keys')).json().keys, []);
+    await matrix('DELETE', `/keys/${record.id}`, { anonymous: 401, bob: 404, revoked: 401, alice: 204 });
+    await matrix('DELETE', `/keys/${record.id}`, { alice: 404 });
+  });
+
+  void it('a repository shows its quota once an operator set one', async () => {
+    assert.equal((await call('alice', 'GET', '/repos/alice%2Fassets')).json().quota_bytes, null);
+    const repo = await t.deps.metadata.findRepo('alice/assets');
+    await t.deps.metadata.lifecycle.setRepoQuota(repo!.id, 5_000_000);
+    assert.equal((await call('alice', 'GET', '/repos/alice%2Fassets')).json().quota_bytes, 5_000_000);
+    const listed = (await call('alice', 'GET', '/repos')).json().repos as { quota_bytes: number | null }[];
+    assert.equal(listed[0]?.quota_bytes, 5_000_000);
+    await t.deps.metadata.lifecycle.setRepoQuota(repo!.id, null);
   });
 
   void it('users: added, disabled, password reset and removed by an admin only', async () => {

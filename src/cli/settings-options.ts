@@ -28,4 +28,9 @@ export function settingsFrom(options: Record<string, unknown>): Settings {
 }
 
 /** the settings an admin command needs to find the same metadata a running `serve` uses */
-export const METADATA_SETTINGS: readonly SettingName[] = ['dataDir', 'databaseUrl', 'logLevel'];
+export const METADATA_SETTINGS: readonly SettingName[] = [
+  'dataDir',
+  'databaseUrl',
+  'databaseUrlFile',
+  'logLevel',
+];

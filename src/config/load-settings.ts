@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import {
   envName,
+  fileSettingOf,
   flagName,
   SECRET_SETTINGS,
   settingNames,
@@ -12,6 +13,7 @@ import {
 } from './settings.js';
 
 import { ConfigError } from './config-error.js';
+import { maskUrl } from './mask-url.js';
 
 export { ConfigError };
 
@@ -40,6 +42,7 @@ export function loadSettings(sources: SettingSources = {}): Settings {
   layer(fromEnv(env), (name) => `environment ${envName(name)}`);
   layer(definedOnly(sources.flags ?? {}), (name) => `flag --${flagName(name)}`);
   delete merged.config;
+  readSecretFiles(merged, origins);
   const parsed = settingsSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(describeIssues(parsed.error, merged, origins, configFile));
   const settings = parsed.data;
@@ -55,6 +58,32 @@ export function loadSettings(sources: SettingSources = {}): Settings {
     );
   }
   return Object.freeze(settings);
+}
+
+/** `<name>File` settings: the value of secret setting `name` read from that file */
+function readSecretFiles(merged: Record<string, unknown>, origins: Record<string, string>): void {
+  for (const name of SECRET_SETTINGS) {
+    const fileName = fileSettingOf(name);
+    const path = merged[fileName];
+    if (path === undefined) continue;
+    if (merged[name] !== undefined) {
+      throw new ConfigError(
+        `${name}: set both directly (from ${origins[name]}) and as a file (${fileName} from ${origins[fileName]}); set one of them`,
+      );
+    }
+    if (typeof path !== 'string' || path === '') continue; // the schema names the problem
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(
+        `${fileName}: cannot read ${path}: ${(err as Error).message} (from ${origins[fileName]})`,
+      );
+    }
+    // `echo` and `kubectl create secret --from-file` leave a trailing newline; the value never has one
+    merged[name] = text.replace(/\r?\n$/, '');
+    origins[name] = `file ${path}, ${fileName} from ${origins[fileName]}`;
+  }
 }
 
 function readConfigFile(path: string): Record<string, unknown> {
@@ -119,7 +148,7 @@ export function maskedSettings(settings: Settings): Record<string, unknown> {
   for (const name of SECRET_SETTINGS) {
     const value = shown[name];
     if (typeof value !== 'string') continue;
-    shown[name] = name === 'databaseUrl' ? value.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@') : '***';
+    shown[name] = name === 'databaseUrl' ? maskUrl(value) : '***';
   }
   return shown;
 }

@@ -50,6 +50,8 @@ export const settingsSchema = z.strictObject({
       'expected sqlite:PATH, postgres://… or mysql://…',
     )
     .optional(),
+  /** a file holding `databaseUrl` */
+  databaseUrlFile: path.optional(),
   databasePoolSize: int(1, 1000).default(10),
   storage: enumOf(['disk', 's3']).default('disk'),
   s3Bucket: text.min(1, { error: 'expected a bucket name' }).optional(),
@@ -65,6 +67,8 @@ export const settingsSchema = z.strictObject({
       if (problem) ctx.addIssue({ code: 'custom', message: problem });
     })
     .optional(),
+  /** a file holding `secret` (a mounted Kubernetes Secret): kept out of the environment and `ps` */
+  secretFile: path.optional(),
   /** lifetime of transfer hrefs in seconds (the client re-batches 5 s before expiry) */
   transferTokenTtl: int(60).default(3600),
   /**
@@ -149,8 +153,16 @@ export const settingsSchema = z.strictObject({
 export type Settings = z.infer<typeof settingsSchema>;
 export type SettingName = keyof Settings;
 
-/** settings never shown in clear (config print, logs) */
-export const SECRET_SETTINGS: readonly SettingName[] = ['secret', 'databaseUrl'];
+/**
+ * Settings never shown in clear (config print, logs). Each has a file variant `<name>File`
+ * (env `LFSD_<NAME>_FILE`, flag `--<name>-file`) naming a file that holds its value.
+ */
+export const SECRET_SETTINGS = ['secret', 'databaseUrl'] as const satisfies readonly SettingName[];
+
+/** the setting naming a file that holds secret setting `name` */
+export function fileSettingOf(name: (typeof SECRET_SETTINGS)[number]): SettingName {
+  return `${name}File`;
+}
 
 export const settingNames = Object.keys(settingsSchema.shape) as SettingName[];
 

@@ -4,18 +4,20 @@
 // queries exists in /metrics.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
+import { signingKeyProblem } from '../../src/auth/signing-key.js';
 import { loadSettings } from '../../src/config/load-settings.js';
 import { envName, settingNames } from '../../src/config/settings.js';
 import { LFS_JSON } from '../helpers/content.js';
 import { addUser, createTestApp, type TestApp } from '../helpers/test-app.js';
-import { declaredMetrics } from './ops-helpers.js';
+import { declaredMetrics, lfsdCommand } from './ops-helpers.js';
 
 const ROOT = fileURLToPath(
   new URL(import.meta.url.endsWith('.ts') ? '../../' : '../../../', import.meta.url),
@@ -66,26 +68,79 @@ describe('deploy/kubernetes', () => {
     assert.deepEqual([...(kustomization.resources as string[])].sort(), files.sort());
   });
 
-  it('the ConfigMap holds a valid lfsd config file for S3 + PostgreSQL, with no unknown key', async () => {
+  /**
+   * The Secret's keys written as files where the Deployment mounts them (under `dir`), and the
+   * container's environment pointing at them: what the pod's lfsd sees. `replace` swaps values.
+   */
+  async function podEnvironment(replace: Record<string, string> = {}): Promise<NodeJS.ProcessEnv> {
+    const deployment = find(docs, 'Deployment', 'lfsd');
+    const pod = deployment.spec.template.spec as Manifest;
+    const container = pod.containers.find((c: Manifest) => c.name === 'lfsd') as Manifest;
+    const secretVolume = (pod.volumes as Manifest[]).find((v) => v.secret);
+    const mountPath = (container.volumeMounts as Manifest[]).find((m) => m.name === secretVolume?.name)
+      ?.mountPath as string;
+    const podDir = join(dir, 'pod');
+    await mkdir(join(podDir, mountPath), { recursive: true });
+    const data = find(docs, 'Secret', secretVolume!.secret.secretName).stringData as Record<string, string>;
+    for (const [key, value] of Object.entries({ ...data, ...replace }))
+      await writeFile(join(podDir, mountPath, key), value);
     const configMap = find(docs, 'ConfigMap', 'lfsd-config');
-    const file = join(dir, 'config.yaml');
-    await writeFile(file, configMap.data['config.yaml'] as string);
-    const secret = find(docs, 'Secret', 'lfsd-secrets').stringData as Record<string, string>;
-    const settings = loadSettings({ configFile: file, env: secret });
+    const env: NodeJS.ProcessEnv = {};
+    for (const entry of container.env as Manifest[]) {
+      const value = entry.value as string;
+      env[entry.name as string] = value.startsWith(`${mountPath}/`) ? join(podDir, value) : value;
+    }
+    await mkdir(join(podDir, '/etc/lfsd'), { recursive: true });
+    await writeFile(join(podDir, env.LFSD_CONFIG!), configMap.data['config.yaml'] as string);
+    env.LFSD_CONFIG = join(podDir, env.LFSD_CONFIG!);
+    return env;
+  }
+
+  it('the ConfigMap and the mounted Secret make a valid lfsd config for S3 + PostgreSQL, once the placeholders are replaced', async () => {
+    const key = 'd'.repeat(8) + randomBytes(32).toString('hex');
+    const settings = loadSettings({ env: await podEnvironment({ secret: `${key}\n` }) });
     assert.equal(settings.storage, 's3');
     assert.match(settings.databaseUrl!, /^postgres:\/\//);
+    assert.equal(settings.secret, key, 'read from the mounted file, its newline trimmed');
     assert.ok(settings.metricsListen, 'probes and metrics on their own listener');
     assert.equal(settings.shutdownTimeout, 30);
   });
 
-  it('the Secret carries the database URL, the token secret and S3 credentials, all known to lfsd or the AWS SDK', () => {
+  it('as shipped, lfsd refuses to start on the placeholder key and says how to make one', async () => {
+    const env = await podEnvironment();
+    assert.throws(
+      () => loadSettings({ env }),
+      /secret: expected a signing key, not the example placeholder.*openssl rand -hex 32/,
+    );
+    const { code, stderr } = await lfsdCommand(
+      ['serve', '--listen', '127.0.0.1:0', '--data-dir', join(dir, 'data')],
+      {
+        ...env,
+        LFSD_STORAGE: 'disk',
+      },
+    );
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /configuration error: secret: expected a signing key, not the example placeholder/);
+    assert.match(stderr, /openssl rand -hex 32/);
+  });
+
+  it('the Secret holds no usable value and no secret goes through the environment', () => {
     const secret = find(docs, 'Secret', 'lfsd-secrets');
     const data = secret.stringData as Record<string, string>;
-    assert.match(data.LFSD_DATABASE_URL!, /^postgres:\/\//);
-    assert.ok(data.LFSD_SECRET!.length >= 32);
-    assert.ok(data.AWS_ACCESS_KEY_ID && data.AWS_SECRET_ACCESS_KEY);
+    assert.ok(signingKeyProblem(data.secret!), 'the key is a placeholder lfsd refuses');
+    for (const [name, value] of Object.entries(data)) assert.match(value, /REPLACE-ME/, name);
+    assert.match(data['database-url']!, /^postgres:\/\//);
+    assert.match(data['aws-credentials']!, /aws_access_key_id/);
+    const deployment = find(docs, 'Deployment', 'lfsd');
+    const container = deployment.spec.template.spec.containers[0] as Manifest;
+    assert.equal(container.envFrom, undefined, 'no Secret as environment variables');
+    const env = new Map((container.env as Manifest[]).map((e) => [e.name as string, e.value as string]));
     const known = new Set([...settingNames.map(envName), 'LFSD_CONFIG']);
-    for (const key of Object.keys(data).filter((k) => k.startsWith('LFSD_'))) assert.ok(known.has(key), key);
+    for (const key of [...env.keys()].filter((k) => k.startsWith('LFSD_'))) assert.ok(known.has(key), key);
+    // every key of the Secret is read through a file variable, and only those
+    const mounted = [...env.values()].filter((v) => v.startsWith('/etc/lfsd-secrets/'));
+    assert.deepEqual(mounted.map((v) => v.split('/').pop()).sort(), Object.keys(data).sort());
+    assert.ok(env.has('LFSD_SECRET_FILE') && env.has('LFSD_DATABASE_URL_FILE'));
   });
 
   it('the Deployment probes /healthz and /readyz, waits in preStop, and its grace period outlasts the drain', async () => {
@@ -126,7 +181,9 @@ describe('deploy/kubernetes', () => {
     assert.deepEqual(container.args, ['serve']);
 
     // references resolve
-    assert.equal(container.envFrom[0].secretRef.name, find(docs, 'Secret').metadata.name);
+    const secretVolume = (pod.volumes as Manifest[]).find((v) => v.secret);
+    assert.equal(secretVolume?.secret.secretName, find(docs, 'Secret').metadata.name);
+    assert.equal(secretVolume?.secret.defaultMode & 0o007, 0, 'the mounted secrets are not world-readable');
     const configVolume = (pod.volumes as Manifest[]).find((v) => v.configMap);
     assert.equal(configVolume?.configMap.name, configMap.metadata.name);
     const mount = (container.volumeMounts as Manifest[]).find((m) => m.name === configVolume?.name);

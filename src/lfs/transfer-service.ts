@@ -59,16 +59,16 @@ export class TransferService {
   }
 
   /**
-   * Links stored content. When gc has claimed the oid (it was unlinked, and gc is deleting it right
-   * now: README "Storage lifecycle"), waits for gc to finish, then links what the store still
+   * Links stored content. When gc has claimed the oid or deleted its content lately (it was
+   * unlinked: README "Storage lifecycle"), waits for gc to finish, then links what the store still
    * holds; if gc deleted the bytes just stored, answers 503 with Retry-After so the client sends
-   * them again. Content is never linked while gc may delete it.
+   * them again. Content is never linked while gc may delete it, nor after gc deleted it.
    */
   private async link(repo: Repo, oid: string, size: number): Promise<void> {
     const { metadata, store } = this.deps;
-    for (;;) {
+    for (let contentChecked = false; ; contentChecked = true) {
       try {
-        await metadata.linkObject(repo.id, oid, size);
+        await metadata.linkObject(repo.id, oid, size, { contentChecked });
         return;
       } catch (err) {
         if (!(err instanceof ObjectBeingCollectedError)) throw err;

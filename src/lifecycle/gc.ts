@@ -9,7 +9,7 @@
  * at a time.
  */
 import type { MetadataStore } from '../metadata/metadata-store.js';
-import { RESERVATION_TTL_MS } from '../metadata/lifecycle-metadata.js';
+import { RESERVATION_TTL_MS, TOMBSTONE_TTL_MS } from '../metadata/lifecycle-metadata.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { mapLimit } from '../lfs/map-limit.js';
 
@@ -145,6 +145,7 @@ export async function runGc(
       report.multipartUploads = await store.abortIncompleteUploads(cutoff);
     }
     report.tempFiles = await cleanTempFiles(store, options.graceMs);
+    await lifecycle.dropTombstones(new Date(started - TOMBSTONE_TTL_MS));
     report.offersDropped = await lifecycle.dropOffers(
       new Date(Math.min(cutoff.getTime(), started - RESERVATION_TTL_MS)),
     );

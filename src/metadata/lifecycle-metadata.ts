@@ -8,12 +8,17 @@
  *    upload within the grace period (objects.marked_at);
  * 2. for each mark, gc claims the object in one transaction that locks its objects row: still
  *    marked, still unlinked, not held within the grace, and not offered for upload since the mark
- *    or within the grace; then it sets deleting_at and only then deletes the content;
- * 3. every link (`link`) locks the same row first and refuses a claimed object
- *    (ObjectBeingCollectedError): the uploader waits for gc to finish and puts the bytes again
- *    if they went (TransferService). A link that commits first makes the claim find it.
+ *    or within the grace; it sets deleting_at, and only then deletes the content. Once the content
+ *    is gone the row stays a while as a tombstone (deleting_at set, marked_at cleared);
+ * 3. every link (`link`) locks the same row first, and refuses a claimed object, a tombstone, or a
+ *    row that vanished meanwhile (ObjectBeingCollectedError): the content an uploader stored may
+ *    have been deleted after its put. The uploader waits for gc to finish, checks that the store
+ *    holds the bytes, and links with `contentChecked` (or answers 503 so the client sends them
+ *    again: TransferService). A link that commits first makes the claim find it.
  * So a claim and a link of the same oid are serialized by the objects row lock (SQLite: by its one
- * writer), and content is deleted only under a claim that no link can pass.
+ * writer), content is deleted only under a claim no link can pass, and a link made after a
+ * deletion it could not see finds the tombstone. Tombstones go after TOMBSTONE_TTL_MS: far longer
+ * than the moment between a put and its link.
  */
 import { sql } from 'kysely';
 import type { Kysely, Transaction } from 'kysely';
@@ -37,6 +42,15 @@ export class ObjectBeingCollectedError extends Error {
     this.name = 'ObjectBeingCollectedError';
   }
 }
+
+/** Options of `link`. */
+export interface LinkOptions {
+  /** the caller saw the content in the store after gc last deleted it: link over a tombstone */
+  contentChecked?: boolean;
+}
+
+/** How long the row of collected content stays as a tombstone (see the protocol above). */
+export const TOMBSTONE_TTL_MS = 60 * 60 * 1000;
 
 /** How long an upload batch's offer counts against a quota while its object is not linked. */
 export const RESERVATION_TTL_MS = 60 * 60 * 1000;
@@ -143,7 +157,7 @@ export class SqlLifecycleMetadata {
    * transaction; clears a gc mark and a repair's broken flag. Throws ObjectBeingCollectedError
    * when gc has claimed the object (its content may be going).
    */
-  async link(repoId: number, oid: string, size: number): Promise<void> {
+  async link(repoId: number, oid: string, size: number, options: LinkOptions = {}): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
     await this.write(async (tx) => {
       const now = this.ts(new Date());
@@ -154,12 +168,15 @@ export class SqlLifecycleMetadata {
         'oid',
       ).execute();
       const row = await this.locked(
-        tx.selectFrom('objects').select(['deleting_at']).where('oid', '=', oid),
+        tx.selectFrom('objects').select(['deleting_at', 'marked_at']).where('oid', '=', oid),
       ).executeTakeFirst();
-      if (row?.deleting_at) throw new ObjectBeingCollectedError(oid);
+      // gone: gc forgot it while this waited for the lock; claimed; or a tombstone (see above)
+      if (!row || (row.deleting_at && (row.marked_at || !options.contentChecked))) {
+        throw new ObjectBeingCollectedError(oid);
+      }
       await tx
         .updateTable('objects')
-        .set({ held_at: now, marked_at: null, broken_at: null })
+        .set({ held_at: now, marked_at: null, broken_at: null, deleting_at: null })
         .where('oid', '=', oid)
         .execute();
       if (await this.insertLink(tx, repoId, oid, now)) {
@@ -273,14 +290,14 @@ export class SqlLifecycleMetadata {
     return rows.map((r) => ({ oid: r.oid, size: toNumber(r.size) }));
   }
 
-  /** 'deleting' while gc has claimed the object */
+  /** 'deleting' while gc has claimed the object and may be deleting its content */
   async collectionState(oid: string): Promise<'none' | 'deleting'> {
     const row = await this.db
       .selectFrom('objects')
-      .select('deleting_at')
+      .select(['deleting_at', 'marked_at'])
       .where('oid', '=', oid)
       .executeTakeFirst();
-    return row?.deleting_at ? 'deleting' : 'none';
+    return row?.deleting_at && row.marked_at ? 'deleting' : 'none';
   }
 
   // ---- offers and quotas
@@ -563,6 +580,7 @@ export class SqlLifecycleMetadata {
       .selectFrom('objects')
       .select(['oid', 'size'])
       .where('oid', '>', after)
+      .where('deleting_at', 'is', null)
       .where((eb) =>
         eb.not(
           eb.exists(
@@ -594,6 +612,7 @@ export class SqlLifecycleMetadata {
           chunk.map((o) => o.oid),
         )
         .where('marked_at', 'is', null)
+        .where('deleting_at', 'is', null)
         .execute();
     }
   }
@@ -675,13 +694,23 @@ export class SqlLifecycleMetadata {
     });
   }
 
-  /** The content of these claimed objects is gone: forget them. */
+  /** The content of these claimed objects is gone: their rows become tombstones. */
   async finishCollection(oids: readonly string[]): Promise<void> {
     if (oids.length === 0) return;
     await this.db
-      .deleteFrom('objects')
+      .updateTable('objects')
+      .set({ marked_at: null, deleting_at: this.ts(new Date()) })
       .where('oid', 'in', oids)
       .where('deleting_at', 'is not', null)
+      .execute();
+  }
+
+  /** Forgets tombstones older than `before` (no link can be waiting on them); returns how many. */
+  async dropTombstones(before: Date): Promise<number> {
+    const result = await this.db
+      .deleteFrom('objects')
+      .where('deleting_at', '<', this.ts(before))
+      .where('marked_at', 'is', null)
       .where((eb) =>
         eb.not(
           eb.exists(
@@ -692,7 +721,8 @@ export class SqlLifecycleMetadata {
           ),
         ),
       )
-      .execute();
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   /** Deleting the content failed: give the object back (it stays a candidate for the next run). */

@@ -3,7 +3,7 @@
  * implementation (sql-metadata-store.ts) serves SQLite, PostgreSQL and MySQL; nothing above
  * this module knows SQL.
  */
-import type { LifecycleMetadata } from './lifecycle-metadata.js';
+import type { LifecycleMetadata, LinkOptions } from './lifecycle-metadata.js';
 
 export type Permission = 'read' | 'write' | 'admin';
 
@@ -145,7 +145,7 @@ export interface MetadataStore {
    * record the object and link it to the repository, with its usage, in one transaction;
    * idempotent and race-safe. Throws ObjectBeingCollectedError while gc deletes its content.
    */
-  linkObject(repoId: number, oid: string, size: number): Promise<void>;
+  linkObject(repoId: number, oid: string, size: number, options?: LinkOptions): Promise<void>;
   /** oid -> size for those of `oids` linked to the repository (not broken: fsck --repair), in one round trip per few hundred oids */
   findLinkedObjects(repoId: number, oids: readonly string[]): Promise<Map<string, number>>;
   unlinkObject(repoId: number, oid: string): Promise<boolean>;

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
 import type { Compilable, CompiledQuery, Kysely } from 'kysely';
 import type { DialectName } from './dialects.js';
-import { SqlLifecycleMetadata } from './lifecycle-metadata.js';
+import { SqlLifecycleMetadata, type LinkOptions } from './lifecycle-metadata.js';
 import { AlreadyExistsError } from './metadata-store.js';
 import type { PoolStats } from './metadata-store.js';
 import type { PoolMeter } from './pool-meter.js';
@@ -229,8 +229,8 @@ export class SqlMetadataStore implements MetadataStore {
 
   // ---- objects
 
-  async linkObject(repoId: number, oid: string, size: number): Promise<void> {
-    await this.lifecycle.link(repoId, oid, size);
+  async linkObject(repoId: number, oid: string, size: number, options?: LinkOptions): Promise<void> {
+    await this.lifecycle.link(repoId, oid, size, options);
   }
 
   async findLinkedObjects(repoId: number, oids: readonly string[]): Promise<Map<string, number>> {

@@ -41,6 +41,15 @@ export const settingsSchema = z.strictObject({
   tlsKey: path.optional(),
   /** separate plain-HTTP address for /metrics, /healthz and /readyz; unset: /metrics on `listen` */
   metricsListen: hostPort.optional(),
+  /**
+   * bearer token for /metrics on the main listener (`Authorization: Bearer <token>`); unset:
+   * /metrics there answers only loopback clients not behind a proxy. `metricsListen` is open.
+   */
+  metricsToken: text
+    .min(16, { error: 'expected a token of at least 16 characters (e.g. `openssl rand -hex 16`)' })
+    .optional(),
+  /** a file holding `metricsToken` */
+  metricsTokenFile: path.optional(),
   /** base URL clients reach this server at (behind a load balancer); default derived from `listen` */
   publicUrl: httpUrl.optional(),
   /** `sqlite:PATH`, `postgres://...` or `mysql://...`; default `sqlite:<dataDir>/lfsd.sqlite` */
@@ -157,7 +166,11 @@ export type SettingName = keyof Settings;
  * Settings never shown in clear (config print, logs). Each has a file variant `<name>File`
  * (env `LFSD_<NAME>_FILE`, flag `--<name>-file`) naming a file that holds its value.
  */
-export const SECRET_SETTINGS = ['secret', 'databaseUrl'] as const satisfies readonly SettingName[];
+export const SECRET_SETTINGS = [
+  'secret',
+  'databaseUrl',
+  'metricsToken',
+] as const satisfies readonly SettingName[];
 
 /** the setting naming a file that holds secret setting `name` */
 export function fileSettingOf(name: (typeof SECRET_SETTINGS)[number]): SettingName {

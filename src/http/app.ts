@@ -24,7 +24,7 @@ import { installErrorHandling, renderFrameworkError } from './error-handler.js';
 import { installHealthRoutes } from './health-routes.js';
 import { parseLfsRoute, type LfsRoute } from './lfs-route.js';
 import { handleLockRequest } from './lock-handlers.js';
-import { installMetricsRoute } from './metrics-routes.js';
+import { installMetricsRoute, type MetricsAccess } from './metrics-routes.js';
 import { beginTransfer, countedBody, installRequestContext } from './request-context.js';
 import { handleDownload, handleUpload, handleVerify } from './transfer-handlers.js';
 import { drainUnread, uploadBody } from './upload-body.js';
@@ -36,6 +36,8 @@ export interface BuildAppOptions {
   idleTimeoutMs?: number;
   /** also serve GET /metrics (default true; false when a separate metrics listener serves it) */
   metricsRoute?: boolean;
+  /** who may read /metrics here (metrics-routes.ts); unset: anyone (tests, the ops app) */
+  metricsAccess?: MetricsAccess;
   /** connection limits (README "Limits and overload"); Node's defaults where absent */
   connections?: ConnectionLimits;
 }
@@ -93,7 +95,7 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
   installErrorHandling(app);
   installHealthRoutes(app, deps);
   installLimits(app, deps);
-  if (options.metricsRoute ?? true) installMetricsRoute(app, deps.metrics);
+  if (options.metricsRoute ?? true) installMetricsRoute(app, deps.metrics, options.metricsAccess);
   // while draining, every response asks the client to close its connection, so keep-alive
   // connections end with their last in-flight request instead of lingering until shutdown
   app.addHook('onSend', async (_request, reply, payload) => {

@@ -71,6 +71,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       app = buildApp(deps, {
         https,
         metricsRoute: !settings.metricsListen,
+        metricsAccess: { token: settings.metricsToken },
         idleTimeoutMs: settings.idleTimeout * 1000,
         connections: {
           headersTimeoutMs: settings.headersTimeout * 1000,

@@ -55,6 +55,12 @@ const catalogue = {
     message: 'The object was garbage collected while it was uploaded: send it again',
     headers: { 'Retry-After': '1' },
   },
+  backend_unavailable: {
+    status: 503,
+    message: 'A storage backend of this server is unavailable: retry later',
+    headers: { 'Retry-After': '5' },
+  },
+  insufficient_storage: { status: 507, message: 'No space left on this server to store the object' },
   internal: { status: 500, message: 'Internal server error' },
 } satisfies Record<string, { status: number; message: string; headers?: Record<string, string> }>;
 

@@ -4,12 +4,15 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isLfsError, lfsError, type LfsError } from '../errors.js';
+import { backendErrorToLfs } from '../lfs/backend-errors.js';
 import { RuleViolation } from '../rules.js';
 import { LFS_JSON } from './lfs-json.js';
 
 export function toLfsError(err: FastifyError | Error): LfsError {
   if (isLfsError(err)) return err;
   if (err instanceof RuleViolation) return lfsError('validation', err.message);
+  const backend = backendErrorToLfs(err);
+  if (backend) return backend;
   const fastifyError = err as FastifyError;
   if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return lfsError('too_large');
   if (fastifyError.statusCode === 413) return lfsError('too_large');

@@ -19,7 +19,7 @@ import { TransferService } from '../lfs/transfer-service.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { openMetadataStore, parseDatabaseUrl } from '../metadata/open-metadata-store.js';
 import { createMetrics, type LfsdMetrics } from '../observability/metrics.js';
-import { buildObjectStore } from '../storage/build-object-store.js';
+import { buildObjectStore, type BuildObjectStoreOptions } from '../storage/build-object-store.js';
 import { isClusterWorker } from './cluster.js';
 
 /** The metadata store; with `metrics`, its queries are timed into them. */
@@ -50,13 +50,23 @@ export interface BuiltDeps extends AppDeps {
   close(): Promise<void>;
 }
 
-export async function buildDeps(settings: Settings, logger: Logger, publicUrl: string): Promise<BuiltDeps> {
+export interface BuildDepsOptions {
+  /** tests: a layer right above the storage backend (FaultyStore) */
+  wrapBackend?: BuildObjectStoreOptions['wrapBackend'];
+}
+
+export async function buildDeps(
+  settings: Settings,
+  logger: Logger,
+  publicUrl: string,
+  options: BuildDepsOptions = {},
+): Promise<BuiltDeps> {
   const secret = await loadSigningKey(settings);
   const metrics = createMetrics();
   const metadata = await openMetadata(settings, metrics);
   let store;
   try {
-    store = await buildObjectStore(settings, { metrics });
+    store = await buildObjectStore(settings, { metrics, wrapBackend: options.wrapBackend });
   } catch (err) {
     await metadata.close();
     throw err;

@@ -22,6 +22,8 @@ import { VerifyingStore } from './verifying-store.js';
 
 export interface BuildObjectStoreOptions {
   metrics?: LfsdMetrics;
+  /** tests: a layer right above the backend (FaultyStore), below metering and verification */
+  wrapBackend?: (backend: ObjectStore) => ObjectStore;
 }
 
 export async function buildObjectStore(
@@ -35,7 +37,8 @@ export async function buildObjectStore(
     await backend.close();
     throw err;
   }
-  const metered = options.metrics ? new MeteredStore(backend, options.metrics) : backend;
+  const wrapped = options.wrapBackend ? options.wrapBackend(backend) : backend;
+  const metered = options.metrics ? new MeteredStore(wrapped, options.metrics) : wrapped;
   return new VerifyingStore(metered);
 }
 

@@ -12,6 +12,7 @@ import {
   StoreError,
 } from './object-store.js';
 import { isValidOid } from '../rules.js';
+import { backendErrorCode } from './backend-failure.js';
 import { READ_POOL_BUFFERS, ReadBudget } from './read-budget.js';
 
 /**
@@ -354,7 +355,7 @@ async function writeAll(handle: FileHandle, buffers: Buffer[], position: number)
       pending = skipBytes(pending, bytesWritten);
     }
   } catch (err) {
-    throw new StoreError('io', 'writing the upload to disk failed', { cause: err });
+    throw new StoreError(backendErrorCode(err), 'writing the upload to disk failed', { cause: err });
   }
 }
 
@@ -378,7 +379,7 @@ function asStoreError(err: unknown, signal?: AbortSignal): StoreError {
   if (err instanceof StoreError) return err;
   if (signal?.aborted) return new StoreError('aborted', 'put aborted', { cause: err });
   const message = err instanceof Error ? err.message : String(err);
-  return new StoreError('io', `disk error: ${message}`, { cause: err });
+  return new StoreError(backendErrorCode(err), `disk error: ${message}`, { cause: err });
 }
 
 /** Persists a rename: fsync on the directory. Best effort, some file systems refuse it. */

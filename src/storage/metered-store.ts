@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { LfsdMetrics } from '../observability/metrics.js';
+import { classifyBackendFailure } from './backend-failure.js';
 import { DelegatingStore } from './delegating-store.js';
 import {
   StoreError,
@@ -11,6 +12,11 @@ import {
 } from './object-store.js';
 
 type Outcome = 'ok' | 'error' | 'cancelled';
+
+/** the backend is unreachable or full: its failure, whoever else gave up at the same time */
+function isBackendFailure(err: unknown): boolean {
+  return classifyBackendFailure(err) !== undefined;
+}
 
 /**
  * Reports every call to the inner store to Prometheus (DESIGN.md "ObjectStore" layers): latency
@@ -60,8 +66,14 @@ export class MeteredStore extends DelegatingStore {
     try {
       await this.inner.put(oid, size, body, options);
     } catch (err) {
-      // a body that failed (client gone, verification failed) or an abort is the caller's doing
-      this.record('put', started, body.errored ? 'cancelled' : this.outcomeOf(err, options));
+      // a body that failed (client gone, verification failed) or an abort is the caller's doing,
+      // unless the backend said it failed (it may have destroyed the body itself)
+      const outcome = isBackendFailure(err)
+        ? 'error'
+        : body.errored
+          ? 'cancelled'
+          : this.outcomeOf(err, options);
+      this.record('put', started, outcome);
       throw err;
     }
     this.record('put', started, 'ok');
@@ -135,6 +147,7 @@ export class MeteredStore extends DelegatingStore {
 
   /** an abort, or content that does not match its oid or size, is the caller's doing */
   private outcomeOf(err: unknown, options: CallOptions | undefined): Outcome {
+    if (isBackendFailure(err)) return 'error';
     if (options?.signal?.aborted) return 'cancelled';
     return err instanceof StoreError && err.code !== 'io' ? 'cancelled' : 'error';
   }

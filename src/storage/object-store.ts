@@ -119,7 +119,14 @@ export interface ObjectStore {
   close(): Promise<void>;
 }
 
-export type StoreErrorCode = 'hash_mismatch' | 'size_mismatch' | 'aborted' | 'io';
+/**
+ * Why a store call failed. The caller's doing: `hash_mismatch`, `size_mismatch` (bad content),
+ * `aborted` (the caller gave up or its body failed). The backend's: `unavailable` (unreachable,
+ * timing out or failing on its side: worth retrying later), `no_space` (ENOSPC, EDQUOT), `io`
+ * (anything else). backend-failure.ts tells the backend's apart.
+ */
+export type StoreErrorCode =
+  'hash_mismatch' | 'size_mismatch' | 'aborted' | 'unavailable' | 'no_space' | 'io';
 
 /** The one error type stores throw for a failed put; the HTTP layer maps codes to LFS errors. */
 export class StoreError extends Error {

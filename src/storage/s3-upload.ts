@@ -22,6 +22,7 @@ import {
   type CompletedPart,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { backendErrorCode } from './backend-failure.js';
 import { StoreError } from './object-store.js';
 import { isAbortError, isNotFound, s3ErrorCode } from './s3-errors.js';
 
@@ -132,7 +133,9 @@ class UploadRun {
       });
     }
     const detail = failure instanceof Error ? failure.message : String(failure);
-    return new StoreError('io', `S3 upload of ${this.target.key} failed: ${detail}`, { cause: failure });
+    return new StoreError(backendErrorCode(failure), `S3 upload of ${this.target.key} failed: ${detail}`, {
+      cause: failure,
+    });
   }
 
   /**

@@ -1,5 +1,6 @@
 import { type Hash, createHash } from 'node:crypto';
 import { type Readable, type TransformCallback, Transform, pipeline } from 'node:stream';
+import { backendErrorCode } from './backend-failure.js';
 import { DelegatingStore } from './delegating-store.js';
 import { isValidOid } from '../rules.js';
 import { type CallOptions, StoreError } from './object-store.js';
@@ -35,7 +36,7 @@ export class VerifyingStore extends DelegatingStore {
       if (verifier.mismatch) throw verifier.mismatch;
       throw err instanceof StoreError
         ? err
-        : new StoreError('io', 'storing the object failed', { cause: err });
+        : new StoreError(backendErrorCode(err), 'storing the object failed', { cause: err });
     }
     if (!verifier.verified) {
       // an inner store that finishes without reading to the end breaks the contract above

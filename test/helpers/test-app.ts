@@ -14,7 +14,8 @@ import { loadSettings } from '../../src/config/load-settings.js';
 import type { Settings } from '../../src/config/settings.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { buildApp } from '../../src/http/app.js';
-import { buildDeps, type BuiltDeps } from '../../src/server/build-deps.js';
+import type { Logger } from 'pino';
+import { buildDeps, type BuildDepsOptions, type BuiltDeps } from '../../src/server/build-deps.js';
 import type { FastifyInstance } from 'fastify';
 
 export interface TestApp {
@@ -25,10 +26,19 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(overrides: Record<string, unknown> = {}): Promise<TestApp> {
+export interface TestAppOptions extends BuildDepsOptions {
+  /** the app's logger (default: silent) */
+  logger?: Logger;
+}
+
+export async function createTestApp(
+  overrides: Record<string, unknown> = {},
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'lfsd-test-'));
   const settings = loadSettings({ env: {}, flags: { dataDir, logLevel: 'silent', ...overrides } });
-  const deps = await buildDeps(settings, createLogger('silent', { pretty: false }), 'http://lfsd.test');
+  const logger = options.logger ?? createLogger('silent', { pretty: false });
+  const deps = await buildDeps(settings, logger, 'http://lfsd.test', options);
   const app = buildApp(deps);
   await app.ready();
   return {

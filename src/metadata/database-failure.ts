@@ -1,0 +1,37 @@
+/**
+ * Database failures that mean "the database cannot be reached now" (issue 11 item 10), as each
+ * driver reports them: a refused or dropped connection (Node's socket error codes), pg's own
+ * connection messages, a SQLSTATE of class 08 (connection exception) or 57P0x (the server is
+ * shutting down or starting), mysql2's lost connection. Answered 503 + Retry-After
+ * (src/lfs/backend-errors.ts); anything else stays an internal error.
+ */
+import { isConnectionFailureCode } from '../storage/backend-failure.js';
+
+/** pg: the pool's connect timeout, a connection dropped mid-query, a server gone away */
+const PG_MESSAGES =
+  /timeout exceeded when trying to connect|Connection terminated|Client has encountered a connection error|Connection ended unexpectedly|the database system is (shutting down|starting up)/i;
+const MYSQL_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN']);
+/** SQLSTATE classes and codes of connection trouble: 08xxx, admin_shutdown, cannot_connect_now... */
+const SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
+
+/** True when `err` (or an error it wraps) says the database is unreachable. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [err];
+  while (queue.length > 0) {
+    const current = queue.shift();
+    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
+    seen.add(current);
+    const code = (current as { code?: unknown }).code;
+    if (
+      typeof code === 'string' &&
+      (isConnectionFailureCode(code) || MYSQL_CODES.has(code) || SQLSTATE.test(code))
+    ) {
+      return true;
+    }
+    if (current instanceof Error && PG_MESSAGES.test(current.message)) return true;
+    queue.push((current as { cause?: unknown }).cause);
+    if (current instanceof AggregateError) queue.push(...(current.errors as unknown[]));
+  }
+  return false;
+}

@@ -121,10 +121,10 @@ export function toGrantJson(grant: GrantRecord) {
   return { user: grant.userName, repo: grant.repoPath, permission: grant.permission };
 }
 
-/** quota of each repository that has one (lifecycle usage counters) */
-async function quotas(services: WebServices, repoId?: number): Promise<Map<number, number | null>> {
-  const usage = await services.metadata.lifecycle.usage(repoId === undefined ? {} : { repoId });
-  return new Map(usage.repos.map((r) => [r.repoId, r.quotaBytes]));
+/** the quota of each repository that has one, by path (lifecycle; usually few) */
+async function quotas(services: WebServices): Promise<Map<string, number>> {
+  const all = await services.metadata.lifecycle.listQuotas();
+  return new Map(all.filter((q) => q.kind === 'repo').map((q) => [q.name, q.quotaBytes]));
 }
 
 /** The repositories the actor may read, each with its counts. */
@@ -134,16 +134,13 @@ export async function listRepoJson(services: WebServices, actor: UserCaller) {
     services.metadata.repoStats(),
     quotas(services),
   ]);
-  return views.map((view) => toRepoJson(view, stats.get(view.repo.id), quota.get(view.repo.id)));
+  return views.map((view) => toRepoJson(view, stats.get(view.repo.id), quota.get(view.repo.path)));
 }
 
 export async function getRepoJson(services: WebServices, actor: UserCaller, path: string) {
   const view = await services.admin.repos.get(actor, path);
-  const [stats, quota] = await Promise.all([
-    services.metadata.repoStats(view.repo.id),
-    quotas(services, view.repo.id),
-  ]);
-  return toRepoJson(view, stats.get(view.repo.id), quota.get(view.repo.id));
+  const [stats, quota] = await Promise.all([services.metadata.repoStats(view.repo.id), quotas(services)]);
+  return toRepoJson(view, stats.get(view.repo.id), quota.get(view.repo.path));
 }
 
 const list = (name: string, items: JsonSchema, extra: Record<string, JsonSchema> = {}) =>

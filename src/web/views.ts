@@ -20,13 +20,16 @@ const ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
+const SPECIAL = /[&<>"']/;
+
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string);
+  return SPECIAL.test(text) ? text.replace(/[&<>"']/g, (c) => ESCAPES[c] as string) : text;
 }
 
 type Value = SafeHtml | string | number | boolean | null | undefined | readonly Value[];
 
 function render(value: Value): string {
+  if (typeof value === 'string') return escapeHtml(value);
   if (value === null || value === undefined || value === false) return '';
   if (value instanceof SafeHtml) return value.value;
   if (Array.isArray(value)) return (value as readonly Value[]).map(render).join('');
@@ -36,7 +39,7 @@ function render(value: Value): string {
 /** A template whose interpolations are escaped (SafeHtml and arrays of it are kept as they are). */
 export function html(strings: TemplateStringsArray, ...values: Value[]): SafeHtml {
   let out = strings[0] as string;
-  values.forEach((value, i) => (out += render(value) + (strings[i + 1] as string)));
+  for (let i = 0; i < values.length; i++) out += render(values[i]) + (strings[i + 1] as string);
   return new SafeHtml(out);
 }
 

@@ -59,9 +59,16 @@ describe('idle timeout', { timeout: 60_000 }, () => {
       `PUT ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: ${action.header.Authorization}\r\n` +
         `Content-Length: ${obj.size}\r\n\r\n`,
     );
-    socket.write(obj.content.subarray(0, obj.size / 2));
+    const closed = once(socket, 'close'); // the server closes it; the test's own timeout bounds the wait
     const started = Date.now();
-    await once(socket, 'close'); // the server closes it; the test's own timeout bounds the wait
+    socket.write(obj.content.subarray(0, obj.size / 2));
+    // the upload really began: its temp file exists while the client stalls
+    await waitFor(
+      'the upload temp file',
+      async () => (await readdir(join(dataDir, 'tmp')).catch(() => [])).length > 0,
+      5000,
+    );
+    await closed;
     const waited = Date.now() - started;
     assert.ok(waited >= 900, `closed after ${waited} ms, before the idle timeout`);
     await waitFor(

@@ -28,8 +28,12 @@ interface Reply {
 const MAX_BATCH_OBJECTS = 100;
 const MAX_OBJECT_SIZE = 1_000_000;
 const LFS_CONTENT_TYPE = /^application\/vnd\.git-lfs\+json(;|$)/;
-/** fast-check seed: fixed per run of the suite unless FC_SEED is set, and printed on failure */
+/**
+ * fast-check seed: FC_SEED when set (.ci/run pins one, so CI runs are reproducible), else new each
+ * run. Printed here, and fast-check's failure report repeats it with the failing path.
+ */
 const SEED = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
+console.log(`# fast-check seed ${SEED} (replay: FC_SEED=${SEED})`);
 /** FC_RUNS_SCALE=10 for a longer hunt; the default keeps the file to seconds */
 const RUNS_SCALE = Number(process.env.FC_RUNS_SCALE ?? 1);
 

@@ -15,7 +15,7 @@ import type { AppDeps } from '../http/app-deps.js';
 import { clientAddress } from '../limits/client-address.js';
 import { toLfsError } from '../http/error-handler.js';
 import { PERMISSIONS } from '../admin/grant-service.js';
-import { getRepoJson, listRepoJson, toTokenJson } from './api-routes.js';
+import { getRepoJson, listRepoJson, toSshKeyJson, toTokenJson } from './api-routes.js';
 import { CSRF_COOKIE } from './console-security.js';
 import type { SessionService } from './session-service.js';
 import { SESSION_COOKIE } from './web-auth.js';
@@ -271,6 +271,12 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
         <dd>${formatBytes(repo.bytes)}</dd>
         <dt>Locks</dt>
         <dd>${repo.locks}</dd>
+        ${
+          repo.quota_bytes === null
+            ? ''
+            : html`<dt>Quota</dt>
+                <dd>${formatBytes(repo.quota_bytes)}</dd>`
+        }
       </dl>
       <h2>Locks</h2>
       ${
@@ -400,6 +406,81 @@ export async function consolePlugin(app: FastifyInstance, options: ConsoleOption
     if (!caller) return reply;
     await services.admin.tokens.revoke(caller, caller.user.name, Number((request.body as Form).id));
     return redirect(reply, '/-/tokens');
+  });
+
+  // ---- SSH keys
+
+  app.get('/-/keys', async (request, reply) => {
+    const caller = signedIn(request, reply);
+    if (!caller) return reply;
+    const keys = (await services.admin.keys.list(caller, caller.user.name)).map(toSshKeyJson);
+    const ctx = context(request, reply, caller, 'keys');
+    const rows = keys.map(
+      (k) =>
+        html`<tr data-key="${k.id}">
+          <td>${k.label ?? ''}</td>
+          <td>${k.type}</td>
+          <td><code>${k.fingerprint}</code></td>
+          <td>${k.created_at.slice(0, 10)}</td>
+          <td>${k.last_used_at?.slice(0, 10) ?? 'never'}</td>
+          <td>
+            <form
+              method="post"
+              action="/-/keys/remove"
+              class="inline"
+              data-confirm="Remove this key? SSH transfers with it stop at once."
+            >
+              ${csrfField(ctx)}<input type="hidden" name="id" value="${k.id}" /><button type="submit">
+                Remove
+              </button>
+            </form>
+          </td>
+        </tr>`,
+    );
+    const body = html`<form method="post" action="/-/keys" class="card">
+        ${csrfField(ctx)}
+        <label
+          >Public key
+          <input name="key" required maxlength="16384" size="60" placeholder="ssh-ed25519 AAAA… you@laptop"
+        /></label>
+        <label>Label <input name="label" maxlength="200" placeholder="laptop" /></label>
+        <button type="submit">Add key</button>
+      </form>
+      ${
+        keys.length === 0
+          ? html`<p>No SSH keys: add one to use git-lfs over SSH.</p>`
+          : html`<table class="list">
+              <thead>
+                <tr>
+                  <th>Label</th>
+                  <th>Type</th>
+                  <th>Fingerprint</th>
+                  <th>Added</th>
+                  <th>Last used</th>
+                  <th></th>
+                </tr>
+              </thead>
+              <tbody>
+                ${rows}
+              </tbody>
+            </table>`
+      }`;
+    return send(reply, page(ctx, 'SSH keys', body));
+  });
+
+  app.post('/-/keys', async (request, reply) => {
+    const caller = signedIn(request, reply);
+    if (!caller) return reply;
+    const { key = '', label } = request.body as Form;
+    await services.admin.keys.add(caller, caller.user.name, key.trim(), label ? label : undefined);
+    return redirect(reply, '/-/keys');
+  });
+
+  app.post('/-/keys/remove', async (request, reply) => {
+    const caller = signedIn(request, reply);
+    if (!caller) return reply;
+    await services.admin.keys.remove(caller, caller.user.name, Number((request.body as Form).id));
+    return redirect(reply, '/-/keys');
   });
 
   // ---- users (site admins)

@@ -53,7 +53,7 @@ export interface PageContext {
   user?: PageUser;
   csrf: string;
   /** which navigation entry is current */
-  section?: 'repos' | 'tokens' | 'users' | 'grants';
+  section?: 'repos' | 'tokens' | 'keys' | 'users' | 'grants';
 }
 
 function nav(ctx: PageContext): SafeHtml {
@@ -62,6 +62,7 @@ function nav(ctx: PageContext): SafeHtml {
     html`<a href="${href}" ${ctx.section === section ? html` aria-current="page"` : ''}>${label}</a>`;
   return html`<nav>
     ${link('/-/repos', 'Repositories', 'repos')} ${link('/-/tokens', 'Tokens', 'tokens')}
+    ${link('/-/keys', 'SSH keys', 'keys')}
     ${ctx.user.admin ? [link('/-/users', 'Users', 'users'), ' ', link('/-/grants', 'Grants', 'grants')] : ''}
     <span class="spacer"></span>
     <span class="who" data-testid="signed-in-as">${ctx.user.name}${ctx.user.admin ? ' (admin)' : ''}</span>

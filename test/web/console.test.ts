@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
+import ssh2 from 'ssh2';
 import { OPERATOR } from '../../src/admin/actor.js';
 import { createAdminServices } from '../../src/admin/admin-services.js';
 import { addUser, basicAuth, createTestApp, type TestApp } from '../helpers/test-app.js';
@@ -225,6 +226,23 @@ void describe('console: pages', () => {
       headers: { authorization: basicAuth('alice', token) },
     });
     assert.equal(after.statusCode, 401);
+  });
+
+  void it('SSH keys: added, listed and removed; a repository page shows its quota', async () => {
+    const browser = new ConsoleClient(t.app);
+    await browser.signIn('alice', 'alice-password');
+    const key = ssh2.utils.generateKeyPairSync('ed25519').public;
+    assert.equal((await browser.post('/-/keys', { key, label: 'laptop' })).statusCode, 303);
+    const page = await browser.get('/-/keys');
+    const id = /<tr data-key="(\d+)"><td>laptop<\/td><td>ssh-ed25519<\/td>/.exec(markup(page))?.[1];
+    assert.ok(id, 'the key is listed');
+    assert.equal((await browser.post('/-/keys', { key: 'ssh-ed25519 AAAA' })).statusCode, 422);
+    assert.equal((await browser.post('/-/keys/remove', { id })).statusCode, 303);
+    assert.match((await browser.get('/-/keys')).body, /No SSH keys/);
+    const repo = await t.deps.metadata.findRepo('alice/assets');
+    await t.deps.metadata.lifecycle.setRepoQuota(repo!.id, 10 * 1024 * 1024);
+    assert.match(markup(await browser.get('/-/repos/alice/assets')), /<dt>Quota<\/dt><dd>10 MiB<\/dd>/);
+    await t.deps.metadata.lifecycle.setRepoQuota(repo!.id, null);
   });
 
   void it('a non-admin gets 403 for the admin pages and actions, and nothing changes', async () => {

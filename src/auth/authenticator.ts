@@ -96,17 +96,23 @@ export class Authenticator {
       this.onSignIn('password', 'limited');
       throw err;
     }
-    const user = await this.metadata.findUserByName(name);
-    this.onPasswordCheck();
-    const ok =
-      user?.passwordHash && !user.disabled
-        ? await verifyPassword(password, user.passwordHash)
-        : await verifyDummy(password);
+    let ok = false;
+    let user: User | undefined;
+    try {
+      user = await this.metadata.findUserByName(name);
+      this.onPasswordCheck();
+      ok =
+        user?.passwordHash && !user.disabled
+          ? await verifyPassword(password, user.passwordHash)
+          : await verifyDummy(password);
+    } finally {
+      if (ok) attempt.succeeded();
+      else await attempt.failed();
+    }
     if (!ok || !user?.passwordHash) {
       this.onSignIn('password', 'failed');
       throw lfsError('bad_credentials');
     }
-    await attempt.succeeded();
     if (needsRehash(user.passwordHash)) await this.upgradeHash(user, user.passwordHash, password);
     this.onSignIn('password', 'ok');
     return { kind: 'user', user, credential: passwordCredential(user) };

@@ -5,9 +5,11 @@
  * before anything is looked up or verified: the answer is the same whether the user exists or not,
  * and a guessing loop costs the server no password hashing.
  *
- * A password check takes a point from both limits before it runs and gives it back when the
- * password was right, so concurrent guesses cannot overrun a limit while their checks are in
- * flight, and only failures stay counted. A failed token or a name no user can have counts
+ * Only failures are counted, when their check has ended. So that a burst of concurrent guesses
+ * cannot run many checks before the first failure is counted, the checks in flight for one name
+ * (or address) are capped at its limit too: past that, 429 with `Retry-After: 1` (a client with
+ * that many sign-ins at once just retries a second later; none is refused for the whole window).
+ * A guessing burst thus gets at most twice the limit of checks. A failed token or a name no user can have counts
  * against the address only. A valid personal access token is never limited (it costs one indexed
  * lookup to check and cannot be guessed), so tokens keep working for a user whose name is being
  * attacked.
@@ -33,9 +35,10 @@ export const DEFAULT_SIGN_IN_LIMITS: SignInLimitSettings = {
 
 export const SIGN_IN_LIMITED_MESSAGE = 'Too many failed sign-ins: try again later';
 
-/** A password check in progress: tell it how the check ended. */
+/** A password check in progress: tell it how the check ended (exactly once). */
 export interface SignInAttempt {
-  succeeded(): Promise<void>;
+  succeeded(): void;
+  failed(): Promise<void>;
 }
 
 interface Counted {
@@ -43,9 +46,14 @@ interface Counted {
   key: string;
 }
 
+/** seconds a sign-in refused for too many checks in flight is told to wait */
+const IN_FLIGHT_RETRY_AFTER_S = 1;
+
 export class SignInLimits {
   private readonly perUser: RateLimit | undefined;
   private readonly perAddress: RateLimit | undefined;
+  /** password checks running now, per limit and key */
+  private readonly inFlight = new Map<string, number>();
 
   constructor(settings: SignInLimitSettings = DEFAULT_SIGN_IN_LIMITS) {
     const window = settings.signInFailureWindow;
@@ -67,22 +75,38 @@ export class SignInLimits {
 
   /**
    * Before checking a password of `userName` from `address`: throws 429 when either is over its
-   * limit (nothing is counted then); otherwise counts a failure that `succeeded()` takes back.
+   * limit, or already has as many checks in flight; otherwise the check may run.
    */
   async begin(userName: string, address: string | undefined): Promise<SignInAttempt> {
     const counted = this.keysFor(userName, address);
     await this.refuseIfOver(counted);
-    const taken: Counted[] = [];
-    for (const entry of counted) {
-      const decision = await entry.limit.consume(entry.key);
-      if (!decision.allowed) {
-        // another check got in first: give back what this one took, and refuse
-        await giveBack(taken);
-        throw limited(decision.retryAfterSeconds);
-      }
-      taken.push(entry);
+    // no await from here to the increment: the cap holds however many requests arrive at once
+    if (counted.some(({ limit, key }) => (this.inFlight.get(inFlightKey(limit, key)) ?? 0) >= limit.points)) {
+      throw limited(IN_FLIGHT_RETRY_AFTER_S);
     }
-    return { succeeded: () => giveBack(taken) };
+    for (const { limit, key } of counted) {
+      const k = inFlightKey(limit, key);
+      this.inFlight.set(k, (this.inFlight.get(k) ?? 0) + 1);
+    }
+    let ended = false;
+    const end = () => {
+      if (ended) return false;
+      ended = true;
+      for (const { limit, key } of counted) {
+        const k = inFlightKey(limit, key);
+        const left = (this.inFlight.get(k) ?? 1) - 1;
+        if (left > 0) this.inFlight.set(k, left);
+        else this.inFlight.delete(k);
+      }
+      return true;
+    };
+    return {
+      succeeded: () => void end(),
+      failed: async () => {
+        if (!end()) return;
+        for (const { limit, key } of counted) await limit.penalty(key);
+      },
+    };
   }
 
   /**
@@ -114,8 +138,8 @@ export class SignInLimits {
   }
 }
 
-async function giveBack(taken: Counted[]): Promise<void> {
-  for (const { limit, key } of taken) await limit.reward(key);
+function inFlightKey(limit: RateLimit, key: string): string {
+  return `${limit.keyPrefix}\n${key}`;
 }
 
 function limited(retryAfterSeconds: number): LfsError {

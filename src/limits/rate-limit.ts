@@ -27,6 +27,7 @@ export interface RateLimitOptions {
 }
 
 export interface RateLimit {
+  readonly keyPrefix: string;
   readonly points: number;
   readonly durationSeconds: number;
   /** takes `points` (default 1) from `key`'s window; refused (nothing changes for the caller) past the limit */
@@ -71,6 +72,7 @@ export function createRateLimit(options: RateLimitOptions): RateLimit {
   if (!(durationSeconds > 0)) throw new Error(`rate limit ${keyPrefix}: duration must be > 0`);
   const limiter = (options.backend ?? memoryBackend)({ points, duration: durationSeconds, keyPrefix });
   return {
+    keyPrefix,
     points,
     durationSeconds,
     async consume(key, count = 1) {

@@ -36,10 +36,27 @@ function render(value: Value): string {
   return escapeHtml(String(value));
 }
 
+/**
+ * The static parts of each template with their line breaks and indentation folded to one space
+ * (the source is formatted for reading; a 1,000-row page would carry ~100 KB of indentation).
+ * Only the template's own text is folded, never an interpolated value.
+ */
+const folded = new WeakMap<TemplateStringsArray, string[]>();
+
+function foldedParts(strings: TemplateStringsArray): string[] {
+  let parts = folded.get(strings);
+  if (!parts) {
+    parts = strings.map((part) => part.replace(/\n\s*/g, ' '));
+    folded.set(strings, parts);
+  }
+  return parts;
+}
+
 /** A template whose interpolations are escaped (SafeHtml and arrays of it are kept as they are). */
 export function html(strings: TemplateStringsArray, ...values: Value[]): SafeHtml {
-  let out = strings[0] as string;
-  for (let i = 0; i < values.length; i++) out += render(values[i]) + (strings[i + 1] as string);
+  const parts = foldedParts(strings);
+  let out = parts[0] as string;
+  for (let i = 0; i < values.length; i++) out += render(values[i]) + (parts[i + 1] as string);
   return new SafeHtml(out);
 }
 

@@ -43,16 +43,20 @@ function batch(server: ServeProcess, authorization: string) {
   });
 }
 
-/** median latency (ms) of `count` sequential batch requests with `authorization`, each answered `status` */
-async function medianLatency(server: ServeProcess, authorization: string, status: number, count: number) {
+/**
+ * `count` sequential batch requests with `authorization`, each answered `status`: their median
+ * latency (ms) and the server's CPU time per request (ms), which a shared machine disturbs less
+ */
+async function signIns(server: ServeProcess, authorization: string, status: number, count: number) {
   const latencies: number[] = [];
+  const cpu0 = cpuMs(server.pid);
   for (let i = 0; i < count; i++) {
     const t0 = performance.now();
     const res = await batch(server, authorization);
     latencies.push(performance.now() - t0);
     if (res.status !== status) throw new Error(`expected ${status}, got ${res.status}: ${res.text}`);
   }
-  return summarize(latencies).median;
+  return { median: summarize(latencies).median, cpu: (cpuMs(server.pid) - cpu0) / count };
 }
 
 /** `concurrency` clients guessing passwords of `USER` for `durationMs` */
@@ -99,23 +103,36 @@ export async function signInFigure(bench: Bench): Promise<void> {
     await batch(open, basic('nobody-at-all', 'warm-up'));
     const failures = await paired(
       config.runs,
-      () => medianLatency(open, basic(USER, 'a wrong password'), 401, count),
-      () => medianLatency(open, basic('nobody-at-all', 'a wrong password'), 401, count),
+      () => signIns(open, basic(USER, 'a wrong password'), 401, count),
+      () => signIns(open, basic('nobody-at-all', 'a wrong password'), 401, count),
     );
-    const ratio = addRow(report, {
-      figure: '8',
-      measure: 'failed password sign-in latency: known user, wrong password',
-      unit: 'ms',
-      better: 'lower',
-      lfsd: summarize(failures.a),
-      baseline: { label: 'unknown user, same server', summary: summarize(failures.b) },
-    });
-    ratio.target = { text: 'ratio 0.8-1.25', met: (ratio.ratio ?? 0) >= 0.8 && (ratio.ratio ?? 0) <= 1.25 };
+    for (const [measure, unit, of] of [
+      [
+        'failed password sign-in latency: known user, wrong password',
+        'ms',
+        (r: { median: number }) => r.median,
+      ],
+      [
+        'server CPU time per failed password sign-in: known user, wrong password',
+        'ms',
+        (r: { cpu: number }) => r.cpu,
+      ],
+    ] as const) {
+      const row = addRow(report, {
+        figure: '8',
+        measure,
+        unit,
+        better: 'lower',
+        lfsd: summarize(failures.a.map(of)),
+        baseline: { label: 'unknown user, same server', summary: summarize(failures.b.map(of)) },
+      });
+      row.target = { text: 'ratio 0.8-1.25', met: (row.ratio ?? 0) >= 0.8 && (row.ratio ?? 0) <= 1.25 };
+    }
 
     const successes = await paired(
       config.runs,
-      () => medianLatency(open, basic(USER, 'bench correct horse battery'), 200, count),
-      () => medianLatency(open, basic(USER, PASSWORD), 200, count),
+      async () => (await signIns(open, basic(USER, 'bench correct horse battery'), 200, count)).median,
+      async () => (await signIns(open, basic(USER, PASSWORD), 200, count)).median,
     );
     addRow(report, {
       figure: '8',

@@ -4,8 +4,6 @@ import { Command } from 'commander';
 import { ConfigError, maskedSettings } from '../config/load-settings.js';
 import { createLogger } from '../observability/logger.js';
 import { migrateDatabase } from '../metadata/open-metadata-store.js';
-import { isClusterWorker, joinCluster, runPrimary } from '../server/cluster.js';
-import { exitOnSignals, startServer } from '../server/server.js';
 import { grantCommands, keyCommand, repoCommand, tokenCommand, userCommand } from './admin-commands.js';
 import {
   addRepoLifecycleCommands,
@@ -22,6 +20,9 @@ const program = new Command('lfsd').description('A Git LFS server').showHelpAfte
 addSettingOptions(
   program.command('serve').description('run the server (embedded default: SQLite + local disk)'),
 ).action(async (options: Record<string, unknown>) => {
+  // loaded for `serve` only: admin and lifecycle commands start without the HTTP server
+  const { isClusterWorker, joinCluster, runPrimary } = await import('../server/cluster.js');
+  const { exitOnSignals, startServer } = await import('../server/server.js');
   const settings = settingsFrom(options);
   const logger = createLogger(settings.logLevel, {
     pretty: settings.logFormat === 'auto' ? undefined : settings.logFormat === 'pretty',

@@ -154,8 +154,8 @@ export async function runGc(
   return report;
 }
 
-/** Disk temp files of uploads that died, older than the grace (DiskStore.cleanTemp). */
+/** Temp files of uploads that died: a dead writer's, or older than the grace (ObjectStore.cleanTemp). */
 async function cleanTempFiles(store: ObjectStore, graceMs: number): Promise<number> {
-  const sweeper = store as ObjectStore & { cleanTemp?(olderThanMs: number): Promise<number> };
-  return typeof sweeper.cleanTemp === 'function' ? sweeper.cleanTemp(graceMs) : 0;
+  if (!store.capabilities.has('temp-cleanup') || !store.cleanTemp) return 0;
+  return store.cleanTemp(graceMs);
 }

@@ -21,6 +21,7 @@ import type { Logger } from 'pino';
 import { ConfigError, maskedSettings } from '../config/load-settings.js';
 import type { Settings } from '../config/settings.js';
 import { buildApp, buildOpsApp } from '../http/app.js';
+import { TEMP_GRACE_MS } from '../storage/object-store.js';
 import { buildDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
 
 export interface RunningServer {
@@ -61,9 +62,25 @@ function readTls(settings: Settings): { cert: Buffer; key: Buffer } | undefined 
   return { cert: read('tlsCert', settings.tlsCert), key: read('tlsKey', settings.tlsKey) };
 }
 
+/**
+ * Uploads a crash or SIGKILL cut off leave temp data behind: removed at start (a dead writer's at
+ * once, others once TEMP_GRACE_MS old) and by gc. A failure is logged, never fatal.
+ */
+async function sweepTemp(deps: BuiltDeps, logger: Logger): Promise<void> {
+  const { store } = deps;
+  if (!store.capabilities.has('temp-cleanup') || !store.cleanTemp) return;
+  try {
+    const removed = await store.cleanTemp(TEMP_GRACE_MS);
+    if (removed > 0) logger.info({ removed }, 'removed temp files of uploads that died');
+  } catch (err) {
+    logger.warn({ err }, 'sweeping temp files failed');
+  }
+}
+
 export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
   const https = readTls(settings);
   const deps = await buildDeps(settings, logger, publicUrlOf(settings));
+  await sweepTemp(deps, logger);
   let app: FastifyInstance | undefined;
   let ops: FastifyInstance | undefined;
   try {

@@ -55,6 +55,11 @@ export class DelegatingStore implements ObjectStore {
     return (await this.inner.abortIncompleteUploads?.(before)) ?? 0;
   }
 
+  /** 0 (nothing to clean) when the inner store has no temp data */
+  async cleanTemp(olderThanMs: number): Promise<number> {
+    return (await this.inner.cleanTemp?.(olderThanMs)) ?? 0;
+  }
+
   async cleanStaging(before: Date): Promise<{ count: number; bytes: number }> {
     return (await this.inner.cleanStaging?.(before)) ?? { count: 0, bytes: 0 };
   }

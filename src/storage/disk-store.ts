@@ -1,5 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { constants, type FileHandle, access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import {
+  constants,
+  type FileHandle,
+  access,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  stat,
+  utimes,
+} from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable, addAbortSignal } from 'node:stream';
 import {
@@ -22,6 +34,56 @@ import { READ_POOL_BUFFERS, ReadBudget } from './read-budget.js';
 const WRITE_BATCH_BYTES = 256 * 1024;
 /** and at most this many chunks per `writev`, whatever their sizes (a client sending tiny chunks) */
 const WRITE_BATCH_BUFFERS = 256;
+/** how often a put in progress touches its temp file, so that cleanTemp knows it is alive */
+const HEARTBEAT_MS = 60_000;
+/** this machine, as temp file names spell it (no dots: they separate the name's fields) */
+const MACHINE = hostname().replace(/[^A-Za-z0-9-]/g, '_') || 'localhost';
+
+/**
+ * `<oid>.<machine>-<pid>.<uuid>.tmp`: unique, and naming its writer, so that a sweep can tell a
+ * dead process's leftovers (same machine, pid not running) from an upload still in progress.
+ */
+/** temp files of this process's puts in progress (every DiskStore's), touched every HEARTBEAT_MS */
+const writing = new Set<string>();
+let heartbeat: NodeJS.Timeout | undefined;
+
+function startWriting(tmpPath: string): void {
+  writing.add(tmpPath);
+  heartbeat ??= setInterval(() => {
+    const now = new Date();
+    for (const path of writing) void utimes(path, now, now).catch(() => undefined);
+  }, HEARTBEAT_MS).unref();
+}
+
+function stopWriting(tmpPath: string): void {
+  writing.delete(tmpPath);
+  if (writing.size === 0) {
+    clearInterval(heartbeat);
+    heartbeat = undefined;
+  }
+}
+
+function tempName(oid: string): string {
+  return `${oid}.${MACHINE}-${process.pid}.${randomUUID()}.tmp`;
+}
+
+/** True when the temp file's writer ran on this machine and is no longer running. */
+function writerIsDead(name: string): boolean {
+  const writer = /^[0-9a-f]{64}\.(.+)-(\d+)\.[0-9a-f-]{36}\.tmp$/.exec(name);
+  if (!writer || writer[1] !== MACHINE) return false;
+  const pid = Number(writer[2]);
+  // this process: its live puts are in `writing` (checked first); the rest are a previous
+  // process's that had the same pid (pid 1 in a container, restarted)
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    // EPERM: the process exists, under another user
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 /** names of the two fan-out directory levels (`objects/ab/cd/<oid>`) */
 const FAN_OUT = /^[0-9a-f]{2}$/;
 
@@ -40,7 +102,7 @@ export interface DiskStoreOptions {
  */
 export class DiskStore implements ObjectStore {
   readonly kind = 'disk';
-  readonly capabilities: ReadonlySet<StoreCapability> = new Set(['local-file', 'quarantine']);
+  readonly capabilities: ReadonlySet<StoreCapability> = new Set(['local-file', 'quarantine', 'temp-cleanup']);
   readonly root: string;
   private readonly objectsDir: string;
   private readonly tmpDir: string;
@@ -98,8 +160,9 @@ export class DiskStore implements ObjectStore {
     const { signal } = options;
     const finalPath = this.pathOf(oid);
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
-    const tmpPath = join(this.tmpDir, `${oid}.${randomUUID()}.tmp`);
+    const tmpPath = join(this.tmpDir, tempName(oid));
     let handle: FileHandle | undefined;
+    startWriting(tmpPath);
     try {
       if (signal?.aborted) throw new StoreError('aborted', 'put aborted', { cause: signal.reason });
       await mkdir(this.tmpDir, { recursive: true });
@@ -116,6 +179,8 @@ export class DiskStore implements ObjectStore {
       await handle?.close().catch(() => undefined);
       await rm(tmpPath, { force: true }).catch(() => undefined); // cleanTemp() sweeps what this misses
       throw asStoreError(err, signal);
+    } finally {
+      stopWriting(tmpPath);
     }
     await syncDirectory(dirname(finalPath));
   }
@@ -167,16 +232,19 @@ export class DiskStore implements ObjectStore {
   async close(): Promise<void> {}
 
   /**
-   * Removes temp files older than `olderThanMs` (left behind by a crash mid-upload) and returns how
-   * many it removed. An upload in progress keeps touching its file, so a generous age is safe.
+   * Removes temp files of uploads that died (ObjectStore.cleanTemp) and returns how many it
+   * removed: at once when their writer (named in the file name) is a process of this machine that
+   * no longer runs, else once older than `olderThanMs`. A put in progress touches its file every
+   * HEARTBEAT_MS, so a live upload of another process or machine is never that old.
    */
   async cleanTemp(olderThanMs: number): Promise<number> {
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     for (const name of await namesIn(this.tmpDir)) {
       const path = join(this.tmpDir, name);
+      if (writing.has(path)) continue;
       try {
-        if ((await stat(path)).mtimeMs >= cutoff) continue;
+        if (!writerIsDead(name) && (await stat(path)).mtimeMs >= cutoff) continue;
         await rm(path, { force: true });
         removed++;
       } catch (err) {

@@ -45,8 +45,13 @@ export interface CallOptions {
  * - `quarantine`: `quarantine()` moves an object's content aside, out of `list()` (fsck --repair)
  * - `local-file`: every object is a plain file on this machine (`localFile()`), so a reverse
  *   proxy in front of lfsd can send it itself (download offload, X-Accel-Redirect / X-Sendfile)
+ * - `temp-cleanup`: uploads leave temp data a crash can orphan; `cleanTemp()` removes it
  */
-export type StoreCapability = 'presign' | 'staged-upload' | 'multipart-cleanup' | 'local-file' | 'quarantine';
+/** temp data whose writer may still run is removed once this old (ObjectStore.cleanTemp at start) */
+export const TEMP_GRACE_MS = 10 * 60_000;
+
+export type StoreCapability =
+  'presign' | 'staged-upload' | 'multipart-cleanup' | 'local-file' | 'quarantine' | 'temp-cleanup';
 
 /** Where an object's file lies, with the `local-file` capability. */
 export interface LocalFile {
@@ -73,6 +78,12 @@ export interface ObjectStore {
   quarantine?(oid: string): Promise<string | undefined>;
   /** With `multipart-cleanup`: aborts incomplete multipart uploads started before `before`. */
   abortIncompleteUploads?(before: Date): Promise<number>;
+  /**
+   * With `temp-cleanup`: removes temp data of uploads that died (a crash, a SIGKILL): a writer known
+   * dead at once, anything else once older than `olderThanMs` (uploads in progress keep theirs
+   * fresh). Resolves how many it removed. lfsd calls it at start and from gc.
+   */
+  cleanTemp?(olderThanMs: number): Promise<number>;
   /** With `staged-upload`: deletes staged direct uploads never verified, written before `before`. */
   cleanStaging?(before: Date): Promise<{ count: number; bytes: number }>;
   /** The object's file, with the `local-file` capability; it may not exist (check `stat`). */

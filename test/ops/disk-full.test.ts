@@ -1,0 +1,60 @@
+// A full disk (issue 11 item 10): lfsd's data directory on a 4 MiB tmpfs, a 6 MiB upload. The
+// client gets 507 in LFS JSON, the temp file is removed (the space comes back), and a small upload
+// still works. Needs `mount -t tmpfs` (root); skipped, saying why, where it cannot mount (the same
+// answer with an injected ENOSPC is in test/http/store-faults.test.ts).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { randomObject, type TestObject } from '../helpers/content.js';
+import { addUser, batchOne, createTestApp, type TestApp } from '../helpers/test-app.js';
+
+function tryMount(dir: string): string | undefined {
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', dir], { stdio: 'pipe' });
+    return undefined;
+  } catch (err) {
+    return (err as { stderr?: Buffer }).stderr?.toString().trim() || String(err);
+  }
+}
+
+describe('disk full', { timeout: 60_000 }, () => {
+  let mountPoint: string | undefined;
+  let mounted = false;
+  let t: TestApp | undefined;
+
+  after(async () => {
+    await t?.close();
+    if (mounted) execFileSync('umount', [mountPoint!]);
+    if (mountPoint) await rmdir(mountPoint);
+  });
+
+  it('answers 507 in LFS JSON and leaves no temp file', async (context) => {
+    mountPoint = await mkdtemp(join(tmpdir(), 'lfsd-full-'));
+    const failure = tryMount(mountPoint);
+    if (failure) return context.skip(`cannot mount a tmpfs here: ${failure}`);
+    mounted = true;
+    const dataDir = join(mountPoint, 'data');
+    await mkdir(dataDir);
+    t = await createTestApp({ dataDir });
+    const app = t.app;
+    const alice = await addUser(t.deps, 'alice');
+    const put = async (obj: TestObject) => {
+      const action = (await batchOne(app, 'upload', obj, 'alice/assets', alice.authorization)).actions!
+        .upload!;
+      return app.inject({
+        method: 'PUT',
+        url: new URL(action.href).pathname,
+        headers: action.header,
+        payload: obj.content,
+      });
+    };
+    const res = await put(randomObject(6 * 1024 * 1024));
+    assert.equal(res.statusCode, 507, res.body);
+    assert.match(String(res.headers['content-type']), /^application\/vnd\.git-lfs\+json/);
+    assert.deepEqual(await readdir(join(dataDir, 'tmp')), []);
+    assert.equal((await put(randomObject(100_000))).statusCode, 200, 'the space came back');
+  });
+});

@@ -17,7 +17,7 @@ import { paired, type Bench } from '../lib/context.js';
 import { writeGeneratedFile } from '../lib/data.js';
 import { databaseUrl, objectPath, prepareDataDir, USER } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { sampleRss } from '../lib/rss.js';
+import { readRss } from '../lib/rss.js';
 import { MiB, summarize } from '../lib/stats.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -28,10 +28,19 @@ async function timed(command: string, args: string[]): Promise<{ seconds: number
   const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const sampler = sampleRss(child.pid!, 10);
+  // VmRSS polled every 10 ms (a read while the process is still exec'ing gives NaN: skipped)
+  let maxSampled = 0;
+  const timer = setInterval(() => {
+    try {
+      const { rss } = readRss(child.pid!);
+      if (Number.isFinite(rss)) maxSampled = Math.max(maxSampled, rss);
+    } catch {
+      // gone
+    }
+  }, 10);
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  clearInterval(timer);
   const seconds = (performance.now() - started) / 1000;
-  const { maxSampled } = sampler.stop();
   if (code !== 0) throw new Error(`${command} ${args.join(' ')} exited with ${code}: ${stderr}`);
   return { seconds, rss: maxSampled };
 }

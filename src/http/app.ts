@@ -20,11 +20,13 @@ import { lfsError } from '../errors.js';
 import type { AppDeps } from './app-deps.js';
 import { handleBatch } from './batch-handler.js';
 import { installLimits } from '../limits/install-limits.js';
-import { installErrorHandling, renderFrameworkError } from './error-handler.js';
+import { handleClientError } from './client-error.js';
+import { installErrorHandling, installNotFound, renderFrameworkError } from './error-handler.js';
 import { installHealthRoutes } from './health-routes.js';
-import { parseLfsRoute, type LfsRoute } from './lfs-route.js';
+import type { LfsRoute } from './lfs-route.js';
 import { handleLockRequest } from './lock-handlers.js';
 import { installMetricsRoute, type MetricsAccess } from './metrics-routes.js';
+import { LFS_ROUTE_METHODS, lfsRouteOf, methodNotAllowed, recordFixedRoutes } from './route-methods.js';
 import { beginTransfer, countedBody, installRequestContext } from './request-context.js';
 import { handleDownload, handleUpload, handleVerify } from './transfer-handlers.js';
 import { drainUnread, uploadBody } from './upload-body.js';
@@ -85,12 +87,15 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     // route schemas (the admin API's) check what they are given: no coercion ("1" is not a number),
     // and unknown fields are refused, not silently dropped
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // ...and so are the requests Node's parser refuses (431, 400, 408: client-error.ts)
+    clientErrorHandler: handleClientError,
     ...(options.https ? { https: { ...options.https, ...serverOptions } } : {}),
   }) as unknown as FastifyInstance;
   if (limits && limits.maxConnections > 0) {
     app.server.maxConnections = limits.maxConnections;
     app.server.on('drop', () => deps.metrics.limitedRequests.inc({ reason: 'connections' }));
   }
+  recordFixedRoutes(app);
   installRequestContext(app, deps.metrics);
   installErrorHandling(app);
   installHealthRoutes(app, deps);
@@ -120,6 +125,7 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
         }
       },
     );
+    api.addHook('onRequest', routeRequest);
     api.get('/*', (request, reply) => dispatch(deps, request, reply));
     api.post('/*', (request, reply) => dispatch(deps, request, reply));
     // downloads: object bytes counted as they stream out
@@ -139,6 +145,7 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     );
     // a body left unread (a refusal, a store failure) is discarded so keep-alive goes on
     transfers.addHook('onResponse', async (request) => drainUnread(request.raw));
+    transfers.addHook('onRequest', routeRequest);
     transfers.put('/*', (request, reply) => dispatch(deps, request, reply));
   });
   return app;
@@ -153,17 +160,26 @@ export function buildOpsApp(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
+    clientErrorHandler: handleClientError,
   });
+  recordFixedRoutes(app);
   installHealthRoutes(app, deps);
   installMetricsRoute(app, deps.metrics);
+  installNotFound(app);
   return app;
 }
 
+/** each request's LFS route, found by `routeRequest` before its body is read */
+const routes = new WeakMap<FastifyRequest, LfsRoute>();
+
+/** 404, 405 and 415 before the body is read (route-methods.ts); the route for `dispatch` */
+async function routeRequest(request: FastifyRequest) {
+  routes.set(request, lfsRouteOf(request));
+}
+
 async function dispatch(deps: AppDeps, request: FastifyRequest, reply: FastifyReply) {
-  const route = parseLfsRoute(request.url.split('?')[0] ?? '');
+  const route = routes.get(request);
   if (!route) throw lfsError('route_not_found');
-  request.ctx.repo = route.repoPath;
-  request.ctx.route = route.endpoint.kind;
   if (route.endpoint.kind === 'object' && (request.method === 'PUT' || request.method === 'GET')) {
     beginTransfer(request, deps.metrics, request.method === 'PUT' ? 'upload' : 'download');
   }
@@ -192,5 +208,5 @@ function handleRoute(
     default:
       return handleLockRequest(deps, repoPath, endpoint, request, reply);
   }
-  throw lfsError('route_not_found', `${method} is not allowed here`);
+  throw methodNotAllowed(method, LFS_ROUTE_METHODS[endpoint.kind]);
 }

@@ -7,6 +7,7 @@ import { isLfsError, lfsError, type LfsError } from '../errors.js';
 import { backendErrorToLfs } from '../lfs/backend-errors.js';
 import { RuleViolation } from '../rules.js';
 import { LFS_JSON } from './lfs-json.js';
+import { lfsRouteOf } from './route-methods.js';
 
 export function toLfsError(err: FastifyError | Error): LfsError {
   if (isLfsError(err)) return err;
@@ -48,13 +49,33 @@ export function installErrorHandling(app: FastifyInstance): void {
       reply.raw.destroy();
       return;
     }
-    void reply
-      .code(lfs.status)
-      .headers(lfs.headers)
-      .type(LFS_JSON)
-      .send({ message: lfs.message, request_id: request.id });
+    sendLfsError(request, reply, lfs);
   });
+  installNotFound(app);
+}
+
+/**
+ * Requests no route took: 405 with `Allow` for a method the path does not have (an LFS route or
+ * a fixed one such as /healthz), 404 for a path that is no route (route-methods.ts).
+ */
+export function installNotFound(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).type(LFS_JSON).send({ message: 'Not found', request_id: request.id });
+    let lfs: LfsError;
+    try {
+      lfsRouteOf(request);
+      lfs = lfsError('route_not_found');
+    } catch (err) {
+      lfs = toLfsError(err as Error);
+    }
+    sendLfsError(request, reply, lfs);
   });
+}
+
+/** `lfs` as the client sees every error: its status and headers, `{ message, request_id }` */
+export function sendLfsError(request: FastifyRequest, reply: FastifyReply, lfs: LfsError): void {
+  void reply
+    .code(lfs.status)
+    .headers(lfs.headers)
+    .type(LFS_JSON)
+    .send({ message: lfs.message, request_id: request.id });
 }

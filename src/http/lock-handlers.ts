@@ -24,12 +24,8 @@ export async function handleLockRequest(
   request: FastifyRequest,
   reply: FastifyReply,
 ): Promise<FastifyReply> {
+  // the method (and a POST's Content-Type) were checked before the body was read: route-methods.ts
   const method = request.method;
-  const allowed =
-    (endpoint.kind === 'locks' && (method === 'GET' || method === 'POST')) ||
-    (endpoint.kind !== 'locks' && method === 'POST');
-  if (!allowed) throw lfsError('route_not_found', `${method} is not allowed here`);
-
   requireLfsAccept(request);
   const caller = await authenticate(deps, request);
   const locks = new LockService(deps.metadata);

@@ -550,10 +550,16 @@ describe('locking API', () => {
       }
     });
 
-    it('answers other methods with LFS JSON 404', async () => {
-      assertLfsError(await request('GET', 'locks/verify'), 404);
-      assertLfsError(await request('GET', 'locks/1/unlock'), 404);
-      assertLfsError(await request('PUT', 'locks'), 404);
+    it('answers other methods with LFS JSON 405 and Allow', async () => {
+      for (const [method, path, allow] of [
+        ['GET', 'locks/verify', 'POST'],
+        ['GET', 'locks/1/unlock', 'POST'],
+        ['PUT', 'locks', 'GET, POST'],
+      ] as const) {
+        const res = await request(method, path);
+        assertLfsError(res, 405);
+        assert.equal(res.headers.allow, allow);
+      }
     });
   });
 });

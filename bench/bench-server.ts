@@ -24,7 +24,8 @@ async function main() {
   if (!dataDir) throw new Error('usage: bench-server <data-dir> [workers]');
   const workers = Number(process.argv[3] ?? 1);
   const settings = loadSettings({
-    flags: { dataDir, listen: '127.0.0.1:0', logLevel: 'info', workers },
+    // throughput, not the request rate limit, is measured here
+    flags: { dataDir, listen: '127.0.0.1:0', logLevel: 'info', workers, rateLimit: 0 },
     env: {},
   });
   const logger = createLogger(settings.logLevel, { pretty: false });

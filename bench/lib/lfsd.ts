@@ -165,6 +165,9 @@ export function startServe(
       dataDir,
       '--log-level',
       'info',
+      // the figures measure throughput, not the request rate limit (figure 13 measures limits)
+      '--rate-limit',
+      '0',
       ...(options.extraArgs ?? []),
     ],
     options,

@@ -110,6 +110,17 @@ export const settingsSchema = z.strictObject({
    */
   idleTimeout: int(1).default(120),
   // --- overload and abuse (src/limits, README "Limits and overload") ---
+  /**
+   * API requests (batch, locks, admin API) per user per `rateLimitWindow`, per client address for
+   * anonymous callers; past it `429` + `Retry-After`. 0 = no limit
+   */
+  rateLimit: int(0).default(1200),
+  /** seconds of the rate limit's window */
+  rateLimitWindow: int(1, 3600).default(60),
+  /** `redis://…`: rate limits shared by every replica and worker; unset: per process */
+  redisUrl: text.regex(/^rediss?:\/\//, 'expected redis://… or rediss://…').optional(),
+  /** file holding redisUrl (it may carry a password) */
+  redisUrlFile: path.optional(),
   /** uploads and downloads at once in this process; more wait, then get `429` + `Retry-After`. 0 = no limit */
   maxTransfers: int(0).default(512),
   /** uploads and downloads at once per user (per address for anonymous callers) in this process. 0 = no limit */
@@ -170,6 +181,7 @@ export const SECRET_SETTINGS = [
   'secret',
   'databaseUrl',
   'metricsToken',
+  'redisUrl',
 ] as const satisfies readonly SettingName[];
 
 /** the setting naming a file that holds secret setting `name` */

@@ -1,18 +1,23 @@
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../auth/caller.js';
 import { lfsError } from '../errors.js';
+import { enforceRequestRate } from '../limits/install-limits.js';
 import type { TransferOperation } from '../auth/transfer-token.js';
 import type { Permission } from '../metadata/metadata-store.js';
 import { clientAddress } from '../limits/client-address.js';
 import type { AppDeps } from './app-deps.js';
 
-/** The caller of an API request, recorded for the request's log line. */
+/**
+ * The caller of an API request, recorded for the request's log line, and counted against the
+ * request rate limit (429 past it: limits/install-limits.ts).
+ */
 export async function authenticate(deps: AppDeps, request: FastifyRequest): Promise<Caller> {
   const caller = await deps.authenticator.authenticate({
     authorization: request.headers.authorization,
     address: clientAddress(request, deps.trustProxy ?? 0),
   });
   if (caller.kind === 'user') request.ctx.user = caller.user.name;
+  await enforceRequestRate(deps, request, caller);
   return caller;
 }
 

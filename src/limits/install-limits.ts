@@ -5,26 +5,32 @@
  *   - transfers (PUT/GET of object bytes) take a slot (transfer-slots.ts), released when their
  *     response closes, whether it finished or the client went away; over the limits: `429`;
  *   - new batch requests are shed while the process is overloaded (load-shedder.ts);
+ * and the request rate limit (`rateLimit`), applied where API requests authenticate
+ * (http/authenticate.ts), since it counts per user.
  * Every refusal carries `Retry-After` and an LFS JSON message, and is counted in
  * lfsd_limited_requests_total or lfsd_shed_requests_total.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Caller } from '../auth/caller.js';
 import { LfsError, lfsError } from '../errors.js';
 import type { AppDeps } from '../http/app-deps.js';
 import { parseLfsRoute } from '../http/lfs-route.js';
 import { addressLimitKey, clientAddress } from './client-address.js';
 import type { LoadShedder } from './load-shedder.js';
+import { rateLimitedError, type RateLimit } from './rate-limit.js';
 import type { TransferSlots } from './transfer-slots.js';
 
 export interface OverloadControls {
+  /** API requests per user (per address for anonymous callers) per window (`rateLimit`) */
+  requestRate?: RateLimit;
   transferSlots?: TransferSlots;
   shedder?: LoadShedder;
   /** proxies in front of lfsd whose X-Forwarded-For is believed (settings.trustProxy) */
   trustProxy: number;
   /** the status of a shed batch request */
   shedStatus: 429 | 503;
-  /** stop timers and refuse waiting transfers (shutdown) */
-  close(): void;
+  /** stop timers, refuse waiting transfers, disconnect from Redis (shutdown) */
+  close(): Promise<void>;
 }
 
 /** seconds a refused transfer is told to wait: a slot frees as soon as any transfer ends */
@@ -95,4 +101,26 @@ function transferUser(
   }
   const password = /^p(\d+)-/.exec(credential);
   return password ? `user:${password[1]}` : `credential:${credential}`;
+}
+
+/**
+ * Counts an authenticated API request (batch, locks, admin API) against `rateLimit`: per user, per
+ * client address for the anonymous caller. Over it: 429 + Retry-After (the time left in the
+ * window), which the git-lfs client waits out and retries.
+ */
+export async function enforceRequestRate(
+  deps: AppDeps,
+  request: FastifyRequest,
+  caller: Caller,
+): Promise<void> {
+  const limit = deps.overload?.requestRate;
+  if (!limit) return;
+  const key =
+    caller.kind === 'user'
+      ? `user:${caller.user.id}`
+      : `ip:${addressLimitKey(clientAddress(request.raw, deps.overload?.trustProxy ?? 0))}`;
+  const decision = await limit.consume(key);
+  if (decision.allowed) return;
+  deps.metrics.limitedRequests.inc({ reason: 'rate_limit' });
+  throw rateLimitedError(decision.retryAfterSeconds, 'Too many requests: retry later');
 }

@@ -128,3 +128,126 @@ export function rateLimited(
     .type(LFS_JSON)
     .send({ message: error.message, request_id: reply.request.id });
 }
+
+/**
+ * A rate limit store shared by every replica and worker: Redis (`redisUrl`), through ioredis,
+ * imported only when configured. Each limit built on it is a RateLimiterRedis whose
+ * `insuranceLimiter` is a RateLimiterMemory: while Redis is down or slow, requests are decided in
+ * this process's memory (per-replica limits) instead of failing. The first such decision of an
+ * outage is logged, every one is counted (`onFallback`), and Redis being back is logged too.
+ */
+export interface SharedRateLimitStore {
+  backend: NonNullable<RateLimitOptions['backend']>;
+  /** whether Redis answers now */
+  readonly up: boolean;
+  close(): Promise<void>;
+}
+
+export interface RedisStoreOptions {
+  /** warnings and recoveries, once per outage */
+  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
+  /** one call per operation the in-process insurance limiter decided */
+  onFallback?: () => void;
+  /** Redis came up (true) or went away (false) */
+  onStatus?: (up: boolean) => void;
+  /** ms one Redis command may take before the insurance limiter decides instead */
+  commandTimeoutMs?: number;
+}
+
+/** the URL without its password, for logs */
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'redis://…';
+  }
+}
+
+export async function openRedisRateLimitStore(
+  url: string,
+  options: RedisStoreOptions,
+): Promise<SharedRateLimitStore> {
+  const { Redis } = await import('ioredis');
+  const { RateLimiterRedis, RateLimiterMemory } = {
+    RateLimiterRedis: require('rate-limiter-flexible/lib/RateLimiterRedis.js'),
+    RateLimiterMemory: require('rate-limiter-flexible/lib/RateLimiterMemory.js'),
+  } as {
+    RateLimiterRedis: new (opts: object) => RateLimiterAbstract;
+    RateLimiterMemory: new (opts: object) => RateLimiterAbstract;
+  };
+  const client = new Redis(url, {
+    // a command while disconnected fails at once (the insurance limiter answers) instead of
+    // waiting in a queue for a Redis that may not come back
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: options.commandTimeoutMs ?? 500,
+    // keep trying to reconnect, at most every 2 s
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+    lazyConnect: true,
+  });
+  const where = redactedUrl(url);
+  let up = false;
+  let fallingBack = false;
+  client.on('ready', () => {
+    up = true;
+    if (fallingBack)
+      options.log.info({ redis: where }, 'rate limits: Redis is back, limits are shared again');
+    fallingBack = false;
+    options.onStatus?.(true);
+  });
+  const down = (err?: Error) => {
+    if (up) options.onStatus?.(false);
+    up = false;
+    if (!fallingBack) {
+      fallingBack = true;
+      options.log.warn(
+        { redis: where, err: err?.message },
+        'rate limits: Redis unreachable, limiting per process until it is back',
+      );
+    }
+  };
+  client.on('error', (err: Error) => down(err));
+  client.on('close', () => down());
+  // the first connection: a Redis that is down at start is not fatal either
+  await client.connect().catch((err: Error) => down(err));
+
+  const onFallback = () => {
+    if (!fallingBack) {
+      // Redis answers but too slowly, or failed a command: say so once
+      fallingBack = true;
+      options.log.warn({ redis: where }, 'rate limits: Redis failed a command, limiting per process');
+    }
+    options.onFallback?.();
+  };
+  /** the insurance limiter: counts every decision it makes */
+  class InsuranceLimiter extends (RateLimiterMemory as unknown as new (opts: object) => RateLimiterAbstract) {
+    override consume(key: string | number, points?: number, opts?: object) {
+      onFallback();
+      return super.consume(key, points, opts as never);
+    }
+    override get(key: string | number, opts?: object) {
+      onFallback();
+      return super.get(key, opts as never);
+    }
+  }
+  return {
+    get up() {
+      return up;
+    },
+    backend: ({ points, duration, keyPrefix }) =>
+      new RateLimiterRedis({
+        storeClient: client,
+        points,
+        duration,
+        keyPrefix: `lfsd:${keyPrefix}`,
+        rejectIfRedisNotReady: true,
+        insuranceLimiter: new InsuranceLimiter({ points, duration, keyPrefix }),
+      }),
+    async close() {
+      client.removeAllListeners('close');
+      client.disconnect();
+    },
+  };
+}

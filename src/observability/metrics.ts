@@ -131,6 +131,17 @@ export class LfsdMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly rateLimitFallbacks = new Counter({
+    name: 'lfsd_rate_limit_fallbacks_total',
+    help: 'Rate limit decisions made in this process because the shared store (redisUrl) was down or slow',
+    registers: [this.registry],
+  });
+  readonly rateLimitStoreUp = new Gauge({
+    name: 'lfsd_rate_limit_store_up',
+    help: '1 while the shared rate limit store (redisUrl) answers, 0 while limits fall back to this process (and without redisUrl)',
+    registers: [this.registry],
+    aggregator: 'min',
+  });
   readonly shedRequests = new Counter({
     name: 'lfsd_shed_requests_total',
     help: 'New batch requests turned away while overloaded, by reason: event_loop (delay past shedAtEventLoopDelay), db_pool (waiting past shedAtDbWaiting)',

@@ -73,7 +73,18 @@ export async function buildDeps(
   }
   const tokens = new TransferTokens(secret, settings.transferTokenTtl);
   let draining = false;
-  const overload = buildOverloadControls(settings, metrics, () => metadata.poolStats?.()?.waiting ?? 0);
+  let overload;
+  try {
+    overload = await buildOverloadControls(
+      settings,
+      metrics,
+      logger,
+      () => metadata.poolStats?.()?.waiting ?? 0,
+    );
+  } catch (err) {
+    await Promise.allSettled([store.close(), metadata.close()]);
+    throw err;
+  }
   return {
     logger,
     metadata,
@@ -120,8 +131,7 @@ export async function buildDeps(
       metrics.draining.set(1);
     },
     async close() {
-      overload.close();
-      await Promise.allSettled([store.close(), metadata.close()]);
+      await Promise.allSettled([overload.close(), store.close(), metadata.close()]);
     },
   };
 }

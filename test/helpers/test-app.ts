@@ -36,7 +36,11 @@ export async function createTestApp(
   options: TestAppOptions = {},
 ): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'lfsd-test-'));
-  const settings = loadSettings({ env: {}, flags: { dataDir, logLevel: 'silent', ...overrides } });
+  // no request rate limit unless a test asks for one: tests fire requests far faster than users
+  const settings = loadSettings({
+    env: {},
+    flags: { dataDir, logLevel: 'silent', rateLimit: 0, ...overrides },
+  });
   const logger = options.logger ?? createLogger('silent', { pretty: false });
   const deps = await buildDeps(settings, logger, 'http://lfsd.test', options);
   const app = buildApp(deps);

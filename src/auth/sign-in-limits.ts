@@ -7,9 +7,11 @@
  *
  * Only failures are counted, when their check has ended. So that a burst of concurrent guesses
  * cannot run many checks before the first failure is counted, the checks in flight for one name
- * (or address) are capped at its limit too: past that, 429 with `Retry-After: 1` (a client with
- * that many sign-ins at once just retries a second later; none is refused for the whole window).
- * A guessing burst thus gets at most twice the limit of checks. A failed token or a name no user can have counts
+ * (or address) are capped at its limit too: a check past the cap waits for one to end and then
+ * looks at the failures again. A real user with many sign-ins at once (a CI fleet on one
+ * password) just waits a few hashes' time; a guessing burst gets at most the limit of checks and
+ * then the window's wait. Only a queue longer than MAX_WAITING_FACTOR × the limit, or a wait past
+ * MAX_WAIT_MS, is refused at once with `Retry-After: 1`. A failed token or a name no user can have counts
  * against the address only. A valid personal access token is never limited (it costs one indexed
  * lookup to check and cannot be guessed), so tokens keep working for a user whose name is being
  * attacked.
@@ -48,12 +50,18 @@ interface Counted {
 
 /** seconds a sign-in refused for too many checks in flight is told to wait */
 const IN_FLIGHT_RETRY_AFTER_S = 1;
+/** checks that may wait for a slot, per key, as a multiple of its limit */
+const MAX_WAITING_FACTOR = 8;
+/** longest a check waits for a slot before it is refused */
+const MAX_WAIT_MS = 10_000;
 
 export class SignInLimits {
   private readonly perUser: RateLimit | undefined;
   private readonly perAddress: RateLimit | undefined;
   /** password checks running now, per limit and key */
   private readonly inFlight = new Map<string, number>();
+  /** checks waiting for a slot, per limit and key: each is woken when a check of its key ends */
+  private readonly waiting = new Map<string, Set<() => void>>();
 
   constructor(settings: SignInLimitSettings = DEFAULT_SIGN_IN_LIMITS) {
     const window = settings.signInFailureWindow;
@@ -79,10 +87,15 @@ export class SignInLimits {
    */
   async begin(userName: string, address: string | undefined): Promise<SignInAttempt> {
     const counted = this.keysFor(userName, address);
-    await this.refuseIfOver(counted);
-    // no await from here to the increment: the cap holds however many requests arrive at once
-    if (counted.some(({ limit, key }) => (this.inFlight.get(inFlightKey(limit, key)) ?? 0) >= limit.points)) {
-      throw limited(IN_FLIGHT_RETRY_AFTER_S);
+    const deadline = Date.now() + MAX_WAIT_MS;
+    for (;;) {
+      await this.refuseIfOver(counted);
+      // no await from the check to the increment: the cap holds however many requests arrive at once
+      const full = counted.find(
+        ({ limit, key }) => (this.inFlight.get(inFlightKey(limit, key)) ?? 0) >= limit.points,
+      );
+      if (!full) break;
+      await this.waitForSlot(full, deadline);
     }
     for (const { limit, key } of counted) {
       const k = inFlightKey(limit, key);
@@ -100,13 +113,46 @@ export class SignInLimits {
       }
       return true;
     };
+    // waiters wake after the failure is counted, so that they see it before they check
+    const wake = () => {
+      for (const { limit, key } of counted) {
+        for (const resume of this.waiting.get(inFlightKey(limit, key)) ?? []) resume();
+      }
+    };
     return {
-      succeeded: () => void end(),
+      succeeded: () => {
+        if (end()) wake();
+      },
       failed: async () => {
         if (!end()) return;
-        for (const { limit, key } of counted) await limit.penalty(key);
+        try {
+          for (const { limit, key } of counted) await limit.penalty(key);
+        } finally {
+          wake();
+        }
       },
     };
+  }
+
+  /** resolves when a check of `full`'s key ends; throws 429 when the queue or the wait is too long */
+  private async waitForSlot({ limit, key }: Counted, deadline: number): Promise<void> {
+    const k = inFlightKey(limit, key);
+    const waiters = this.waiting.get(k) ?? new Set<() => void>();
+    const left = deadline - Date.now();
+    if (waiters.size >= limit.points * MAX_WAITING_FACTOR || left <= 0)
+      throw limited(IN_FLIGHT_RETRY_AFTER_S);
+    this.waiting.set(k, waiters);
+    let timer: NodeJS.Timeout | undefined;
+    let resume!: () => void;
+    const woken = await new Promise<boolean>((resolve) => {
+      resume = () => resolve(true);
+      waiters.add(resume);
+      timer = setTimeout(() => resolve(false), left);
+    });
+    clearTimeout(timer);
+    waiters.delete(resume);
+    if (waiters.size === 0 && this.waiting.get(k) === waiters) this.waiting.delete(k);
+    if (!woken) throw limited(IN_FLIGHT_RETRY_AFTER_S);
   }
 
   /**

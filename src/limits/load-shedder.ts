@@ -3,9 +3,11 @@
  * new batch requests are turned away with `Retry-After` while transfers already granted go on,
  * and /readyz answers 503 so that a load balancer sends new work elsewhere.
  *
- * Overloaded means: the event loop's delay (p99 over the last sample period, from perf_hooks'
- * monitorEventLoopDelay) is past its threshold, or more callers than the threshold wait for a
- * metadata database connection (metadata/pool-meter.ts). The delay is sampled on an unref'd timer
+ * Overloaded means: the event loop's delay (p99 of each sample period, from perf_hooks'
+ * monitorEventLoopDelay) has been past its threshold for LATE_SAMPLES periods in a row, or more
+ * callers than the threshold wait for a metadata database connection (metadata/pool-meter.ts).
+ * One late period alone is a single stall (a long GC pause, the process descheduled on a busy
+ * host), not overload: shedding on it would turn away requests the process can serve at once. The delay is sampled on an unref'd timer
  * that `close` clears; the pool is read when asked.
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
@@ -26,11 +28,15 @@ export interface LoadShedderOptions {
 }
 
 const SAMPLE_MS = 500;
+/** sample periods in a row past the threshold before the event loop counts as overloaded */
+const LATE_SAMPLES = 2;
 
 export class LoadShedder {
   readonly #histogram: IntervalHistogram;
   readonly #timer: NodeJS.Timeout;
   #delayMs = 0;
+  /** sample periods in a row whose delay was past the threshold */
+  #lateInARow = 0;
 
   constructor(private readonly options: LoadShedderOptions) {
     this.#histogram = monitorEventLoopDelay({ resolution: 10 });
@@ -47,7 +53,7 @@ export class LoadShedder {
   /** why new work should be turned away now, or undefined when it may come */
   overloaded(): ShedReason | undefined {
     const { eventLoopDelayMs, dbWaiting } = this.options;
-    if (eventLoopDelayMs > 0 && this.eventLoopDelayMs > eventLoopDelayMs) return 'event_loop';
+    if (eventLoopDelayMs > 0 && this.#lateInARow >= LATE_SAMPLES) return 'event_loop';
     if (dbWaiting > 0 && this.options.poolWaiting() > dbWaiting) return 'db_pool';
     return undefined;
   }
@@ -62,6 +68,8 @@ export class LoadShedder {
     const p99 = this.#histogram.count > 0 ? this.#histogram.percentile(99) / 1e6 : 0;
     this.#histogram.reset();
     this.#delayMs = Math.max(0, p99 - 10);
+    const threshold = this.options.eventLoopDelayMs;
+    this.#lateInARow = threshold > 0 && this.#delayMs > threshold ? this.#lateInARow + 1 : 0;
     this.options.onSample?.(this.eventLoopDelayMs / 1000);
   }
 }

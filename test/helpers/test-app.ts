@@ -36,10 +36,19 @@ export async function createTestApp(
   options: TestAppOptions = {},
 ): Promise<TestApp> {
   const dataDir = await mkdtemp(join(tmpdir(), 'lfsd-test-'));
-  // no request rate limit unless a test asks for one: tests fire requests far faster than users
+  // no request rate limit and no load shedding unless a test asks for them: tests fire requests
+  // far faster than users, and a test process's own stalls (its other apps, a busy CI host) are
+  // not what the test is about
   const settings = loadSettings({
     env: {},
-    flags: { dataDir, logLevel: 'silent', rateLimit: 0, ...overrides },
+    flags: {
+      dataDir,
+      logLevel: 'silent',
+      rateLimit: 0,
+      shedAtEventLoopDelay: 0,
+      shedAtDbWaiting: 0,
+      ...overrides,
+    },
   });
   const logger = options.logger ?? createLogger('silent', { pretty: false });
   const deps = await buildDeps(settings, logger, 'http://lfsd.test', options);

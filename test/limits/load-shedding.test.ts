@@ -89,3 +89,51 @@ describe('LoadShedder on the database pool', () => {
     }
   });
 });
+
+describe('LoadShedder on the event loop', () => {
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  const busy = (ms: number) => {
+    const until = Date.now() + ms;
+    while (Date.now() < until) {
+      // one stall, as a long GC pause or a descheduled process makes
+    }
+  };
+
+  it('sheds on a sustained delay, not on one stall', async () => {
+    const samples: number[] = [];
+    const shedder = new LoadShedder({
+      eventLoopDelayMs: 150,
+      dbWaiting: 0,
+      poolWaiting: () => 0,
+      sampleMs: 100,
+      onSample: (seconds) => samples.push(seconds * 1000),
+    });
+    try {
+      await sleep(250);
+      busy(400);
+      // the stall is seen (one late sample) but is not overload
+      const seen: (string | undefined)[] = [];
+      for (let i = 0; i < 6; i++) {
+        await sleep(50);
+        seen.push(shedder.overloaded());
+      }
+      assert.ok(
+        samples.some((ms) => ms > 150),
+        `the stall shows in a sample: ${samples.map(Math.round).join(',')}`,
+      );
+      assert.deepEqual(
+        seen.filter((r) => r !== undefined),
+        [],
+      );
+      // late in every period: overloaded
+      const stop = blockEventLoop(300);
+      try {
+        await waitFor('overloaded', () => shedder.overloaded() === 'event_loop');
+      } finally {
+        stop();
+      }
+    } finally {
+      shedder.close();
+    }
+  });
+});

@@ -22,7 +22,7 @@ describe('store capabilities', () => {
     try {
       assert.deepEqual(
         [...new VerifyingStore(new DelegatingStore(disk)).capabilities],
-        ['local-file', 'quarantine'],
+        ['local-file', 'quarantine', 'temp-cleanup'],
       );
       assert.deepEqual([...new VerifyingStore(new DelegatingStore(s3)).capabilities].sort(), [
         'multipart-cleanup',

@@ -300,6 +300,9 @@ describe('malformed input', () => {
       jsonBodyLimit: 64 * 1024,
       signInFailuresPerUser: 0,
       signInFailuresPerAddress: 0,
+      // every answer here must be LFS JSON: the web console's pages (HTML, a redirect to sign in
+      // from `/`) have their own tests (test/web)
+      webConsole: false,
     });
     alice = await addUser(t.deps, 'alice');
     bob = await addUser(t.deps, 'bob');

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,6 +25,7 @@ import {
   writeRandomFile,
   type WorkTree,
 } from '../scaleout/helpers/git-scenario.js';
+import { metric, parseMetrics } from '../ops/ops-helpers.js';
 import { S3RVER_ENV } from '../scaleout/helpers/s3-env.js';
 
 const PASSWORD = 'correct horse battery';
@@ -187,9 +188,15 @@ for (const setup of SETUPS) {
         .find((l) => l.endsWith(' b.bin'))!
         .slice(0, 64);
       await corrupt(bOid, 300 * KB);
-      let run = await lfsd(['fsck']);
+      const metricsFile = join(dataDir, 'fsck.prom');
+      let run = await lfsd(['fsck', '--metrics-file', metricsFile]);
       assert.equal(run.code, 1, run.stderr);
       assert.match(run.stdout, new RegExp(`^${bOid}\tcorrupt\talice/assets$`, 'm'));
+      // the textfile for node_exporter says what the run found
+      const fsckSamples = parseMetrics(await readFile(metricsFile, 'utf8'));
+      assert.equal(metric(fsckSamples, 'lfsd_fsck_problem_objects'), 1);
+      assert.equal(metric(fsckSamples, 'lfsd_fsck_checked_objects'), 4);
+      assert.ok(metric(fsckSamples, 'lfsd_fsck_last_run_timestamp_seconds') > 0);
       run = await lfsd(['fsck', 'alice/assets', '--repair', '--json']);
       assert.equal(run.code, 1);
       const report = JSON.parse(run.stdout) as { repaired: number; problems: { quarantined?: string }[] };
@@ -251,8 +258,19 @@ for (const setup of SETUPS) {
       const deleted = await json<{ objects: number }>(['repo', 'delete', 'alice/assets', '--yes']);
       assert.equal(deleted.objects, 3);
       assert.deepEqual((await json<{ repos: unknown[] }>(['usage'])).repos, []);
-      const gc = await json<{ deleted: { objects: number } }>(['gc', '--grace', '0']);
+      const metricsFile = join(dataDir, 'gc.prom');
+      const gc = await json<{ deleted: { objects: number; bytes: number } }>([
+        'gc',
+        '--grace',
+        '0',
+        '--metrics-file',
+        metricsFile,
+      ]);
       assert.equal(gc.deleted.objects, 3);
+      const gcSamples = parseMetrics(await readFile(metricsFile, 'utf8'));
+      assert.equal(metric(gcSamples, 'lfsd_gc_deleted_objects'), 3);
+      assert.equal(metric(gcSamples, 'lfsd_gc_deleted_bytes'), gc.deleted.bytes);
+      assert.ok(gc.deleted.bytes > 0);
       const dry = await json<{ deleted: { objects: number } }>(['gc', '--grace', '0', '--dry-run']);
       assert.equal(dry.deleted.objects, 0, 'nothing left');
     });

@@ -39,12 +39,15 @@ export interface AuthenticatorOptions {
   onSignIn?: (method: SignInMethod, outcome: SignInOutcome) => void;
   /** told of every password hash computed to check a sign-in (a real user's or the dummy) */
   onPasswordCheck?: () => void;
+  /** checks `RemoteAuth` headers (the credential `git-lfs-authenticate` hands out: remote-auth.ts) */
+  remoteAuth?: { authenticate(value: string): Promise<Caller | undefined> };
 }
 
 export class Authenticator {
   private readonly limits: SignInLimits;
   private readonly onSignIn: (method: SignInMethod, outcome: SignInOutcome) => void;
   private readonly onPasswordCheck: () => void;
+  private readonly remoteAuth: AuthenticatorOptions['remoteAuth'];
 
   constructor(
     private readonly metadata: MetadataStore,
@@ -53,6 +56,7 @@ export class Authenticator {
     this.limits = options.limits ?? new SignInLimits();
     this.onSignIn = options.onSignIn ?? (() => {});
     this.onPasswordCheck = options.onPasswordCheck ?? (() => {});
+    this.remoteAuth = options.remoteAuth;
   }
 
   async authenticate({ authorization, address }: SignInRequest): Promise<Caller> {
@@ -72,6 +76,15 @@ export class Authenticator {
       }
       case 'bearer':
         return this.signInWithToken(value, address);
+      case 'remoteauth': {
+        const caller = await this.remoteAuth?.authenticate(value);
+        if (caller) return caller;
+        return this.failWithoutCheck(
+          'token',
+          address,
+          'SSH authorization expired or revoked: run the command again',
+        );
+      }
       default:
         throw lfsError('bad_credentials', `Unsupported authorization scheme ${scheme}`);
     }

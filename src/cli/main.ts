@@ -13,6 +13,7 @@ import {
   usageCommand,
 } from './lifecycle-commands.js';
 import { lockCommand } from './lock-commands.js';
+import { sshCommand } from './ssh-command.js';
 import { addSettingOptions, METADATA_SETTINGS, settingsFrom } from './settings-options.js';
 
 const program = new Command('lfsd').description('A Git LFS server').showHelpAfterError();
@@ -57,6 +58,7 @@ program.addCommand(keyCommand());
 program.addCommand(addRepoLifecycleCommands(repoCommand()));
 for (const command of grantCommands()) program.addCommand(command);
 program.addCommand(lockCommand());
+program.addCommand(sshCommand());
 for (const command of [usageCommand(), quotaCommand(), gcCommand(), fsckCommand()])
   program.addCommand(command);
 

@@ -168,6 +168,16 @@ export const settingsSchema = z.strictObject({
   webConsole: bool.default(true),
   /** seconds a console session lasts after sign-in (signing out, a password change or disabling the user end it sooner) */
   webSessionTtl: int(60, 30 * 24 * 3600).default(12 * 3600),
+  // --- LFS over SSH (src/ssh, README "LFS over SSH") ---
+  /** address of the built-in SSH server (`git-lfs-transfer`, `git-lfs-authenticate`); unset: none */
+  sshListen: hostPort.optional(),
+  /** the SSH server's private host key (OpenSSH or PEM); unset: an ed25519 key generated once into the data dir */
+  sshHostKey: path.optional(),
+  /**
+   * serve `git-lfs-transfer` (pure SSH transfers); false: it is an unknown command, and clients
+   * fall back to `git-lfs-authenticate` and HTTP
+   */
+  sshTransfer: bool.default(true),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

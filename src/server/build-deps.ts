@@ -6,6 +6,7 @@ import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import { Authenticator } from '../auth/authenticator.js';
 import { CredentialChecker } from '../auth/credentials.js';
+import { RemoteAuthTokens } from '../auth/remote-auth.js';
 import { SignInLimits } from '../auth/sign-in-limits.js';
 import { loadSigningKey } from '../auth/signing-key.js';
 import { TransferTokens } from '../auth/transfer-token.js';
@@ -15,7 +16,10 @@ import { downloadOffloadOf } from '../http/download-offload.js';
 import { InFlight } from '../http/in-flight.js';
 import { buildOverloadControls } from '../limits/build-limits.js';
 import { BatchPlanner } from '../lfs/batch-planner.js';
+import { LockService } from '../lfs/lock-service.js';
 import { TransferService } from '../lfs/transfer-service.js';
+import type { SshDeps } from '../ssh/ssh-deps.js';
+import { createSshMetrics } from '../ssh/ssh-metrics.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { openMetadataStore, parseDatabaseUrl } from '../metadata/open-metadata-store.js';
 import { createMetrics, type LfsdMetrics } from '../observability/metrics.js';
@@ -44,6 +48,8 @@ export function publicUrlOf(settings: Settings, boundAddress?: string): string {
 }
 
 export interface BuiltDeps extends AppDeps {
+  /** the credential `git-lfs-authenticate` hands out over SSH (src/ssh) */
+  remoteAuth: RemoteAuthTokens;
   /** readiness turns false (shutdown has begun) */
   startDraining(): void;
   /** close the stores; call after in-flight requests are done */
@@ -72,6 +78,8 @@ export async function buildDeps(
     throw err;
   }
   const tokens = new TransferTokens(secret, settings.transferTokenTtl);
+  const credentials = new CredentialChecker(metadata);
+  const remoteAuth = new RemoteAuthTokens(tokens, credentials);
   let draining = false;
   let overload;
   try {
@@ -94,8 +102,10 @@ export async function buildDeps(
       limits: new SignInLimits(settings),
       onSignIn: (method, outcome) => metrics.signIns.inc({ method, outcome }),
       onPasswordCheck: () => metrics.passwordChecks.inc(),
+      remoteAuth,
     }),
-    credentials: new CredentialChecker(metadata),
+    credentials,
+    remoteAuth,
     planner: new BatchPlanner({
       metadata,
       store,
@@ -133,5 +143,22 @@ export async function buildDeps(
     async close() {
       await Promise.allSettled([overload.close(), store.close(), metadata.close()]);
     },
+  };
+}
+
+/** What the SSH commands need (src/ssh), from the same services the HTTP app uses. */
+export function buildSshDeps(deps: BuiltDeps, settings: Settings): SshDeps {
+  return {
+    logger: deps.logger,
+    metadata: deps.metadata,
+    transfers: deps.transfers,
+    decider: deps.planner.decider,
+    locks: new LockService(deps.metadata),
+    credentials: deps.credentials,
+    remoteAuth: deps.remoteAuth,
+    publicUrl: () => deps.publicUrl,
+    limits: deps.limits,
+    sshTransfer: settings.sshTransfer,
+    metrics: createSshMetrics(deps.metrics.registry),
   };
 }

@@ -1,0 +1,130 @@
+/**
+ * Git's pkt-line framing as `git-lfs-transfer` uses it (LFS-PROTOCOL.md section 5.3): four
+ * lowercase hex digits giving the packet's whole length (header included), `0000` flush, `0001`
+ * delimiter. The reader takes bytes from a stream only as packets need them, so a data stream of
+ * any size passes through with one packet in memory at a time.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+/** the largest payload lfsd sends (the protocol's limit: 65520 bytes with the header, git-lfs reads up to 65516) */
+export const MAX_PAYLOAD = 65515;
+/** the largest packet lfsd accepts, header included */
+const MAX_PACKET = 65520;
+
+export type Packet = { type: 'data'; data: Buffer } | { type: 'flush' } | { type: 'delim' };
+
+/** A stream that is not pkt-line: the session cannot continue (no way to find the next packet). */
+export class PktLineError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PktLineError';
+  }
+}
+
+export class PktLineReader {
+  private readonly chunks: AsyncIterator<Buffer>;
+  private buffer: Buffer = Buffer.alloc(0);
+  private ended = false;
+
+  constructor(input: Readable) {
+    this.chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  /** the next packet; undefined at the end of the stream between packets; PktLineError within one */
+  async read(): Promise<Packet | undefined> {
+    if (!(await this.fill(4))) {
+      if (this.buffer.length === 0) return undefined;
+      throw new PktLineError('the stream ended inside a packet header');
+    }
+    const header = this.buffer.subarray(0, 4).toString('latin1');
+    if (!/^[0-9a-f]{4}$/.test(header))
+      throw new PktLineError(`malformed pkt-line header ${JSON.stringify(header)}`);
+    const length = parseInt(header, 16);
+    if (length === 0 || length === 1) {
+      this.buffer = this.buffer.subarray(4);
+      return length === 0 ? { type: 'flush' } : { type: 'delim' };
+    }
+    if (length < 4 || length > MAX_PACKET) throw new PktLineError(`invalid pkt-line length ${length}`);
+    if (!(await this.fill(length))) throw new PktLineError('the stream ended inside a packet');
+    const data = this.buffer.subarray(4, length);
+    this.buffer = this.buffer.subarray(length);
+    return { type: 'data', data };
+  }
+
+  /** a text packet's line without its trailing LF; PktLineError for anything but a data packet */
+  static text(packet: Packet | undefined): string {
+    if (packet?.type !== 'data') throw new PktLineError('expected a text packet');
+    const text = packet.data.toString('utf8');
+    return text.endsWith('\n') ? text.slice(0, -1) : text;
+  }
+
+  /** whether `bytes` bytes are buffered, reading more as needed; false at the end of the stream */
+  private async fill(bytes: number): Promise<boolean> {
+    while (this.buffer.length < bytes) {
+      if (this.ended) return false;
+      const next = await this.chunks.next();
+      if (next.done) {
+        this.ended = true;
+        return false;
+      }
+      const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+    }
+    return true;
+  }
+}
+
+function header(length: number): string {
+  return length.toString(16).padStart(4, '0');
+}
+
+/** Writes packets, waiting whenever the stream asks to (so a slow client bounds what lfsd buffers). */
+export class PktLineWriter {
+  constructor(private readonly output: Writable) {}
+
+  /** text packet; adds the trailing LF */
+  text(line: string): Promise<void> {
+    return this.data(Buffer.from(`${line}\n`, 'utf8'));
+  }
+
+  /** one data packet (at most MAX_PAYLOAD bytes) */
+  async data(payload: Buffer): Promise<void> {
+    if (payload.length > MAX_PAYLOAD) throw new Error(`pkt-line payload too large: ${payload.length}`);
+    await this.write(Buffer.concat([Buffer.from(header(payload.length + 4), 'latin1'), payload]));
+  }
+
+  /** data packets carrying `bytes`, split at MAX_PAYLOAD */
+  async bytes(bytes: Buffer): Promise<void> {
+    for (let at = 0; at < bytes.length; at += MAX_PAYLOAD)
+      await this.data(bytes.subarray(at, at + MAX_PAYLOAD));
+  }
+
+  flush(): Promise<void> {
+    return this.write(Buffer.from('0000', 'latin1'));
+  }
+
+  delim(): Promise<void> {
+    return this.write(Buffer.from('0001', 'latin1'));
+  }
+
+  private write(buffer: Buffer): Promise<void> {
+    if (this.output.destroyed || this.output.writableEnded) {
+      return Promise.reject(new Error('the connection is closed'));
+    }
+    if (this.output.write(buffer)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error) => {
+        this.output.off('drain', onDrain);
+        this.output.off('close', onClose);
+        this.output.off('error', done);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new Error('the connection is closed'));
+      this.output.once('drain', onDrain);
+      this.output.once('close', onClose);
+      this.output.once('error', done);
+    });
+  }
+}

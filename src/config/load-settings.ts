@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import type * as Yaml from 'yaml';
 import type { z } from 'zod';
 import {
   envName,
@@ -11,9 +12,15 @@ import {
   settingsSchema,
   type Settings,
 } from './settings.js';
-
 import { ConfigError } from './config-error.js';
 import { maskUrl } from './mask-url.js';
+
+// yaml is loaded only when a YAML config file is read: a server started from flags and
+// environment alone keeps it out of its heap (about 1 MB)
+const requireLazily = createRequire(import.meta.url);
+function parseYaml(text: string): unknown {
+  return (requireLazily('yaml') as typeof Yaml).parse(text);
+}
 
 export { ConfigError };
 

@@ -403,26 +403,28 @@ export class SqlMetadataStore implements MetadataStore {
     column: 'tokens.secret_hash' | 'tokens.id',
     value: string | number,
   ): Promise<{ token: TokenRecord; user: User } | undefined> {
-    const row = await this.db
-      .selectFrom('tokens')
-      .innerJoin('users', 'users.id', 'tokens.user_id')
-      .select([
-        'tokens.id as token_id',
-        'tokens.name as token_name',
-        'tokens.created_at as token_created_at',
-        'tokens.expires_at',
-        'tokens.revoked_at',
-        'tokens.scopes',
-        'users.id as user_id',
-        'users.name as user_name',
-        'users.is_admin',
-        'users.password_hash',
-        'users.created_at as user_created_at',
-        'users.disabled',
-        'users.auth_generation',
-      ])
-      .where(column, '=', value)
-      .executeTakeFirst();
+    // a hot query: every request signed in with a personal access token looks its token up
+    const build = () =>
+      this.db
+        .selectFrom('tokens')
+        .innerJoin('users', 'users.id', 'tokens.user_id')
+        .select([
+          'tokens.id as token_id',
+          'tokens.name as token_name',
+          'tokens.created_at as token_created_at',
+          'tokens.expires_at',
+          'tokens.revoked_at',
+          'tokens.scopes',
+          'users.id as user_id',
+          'users.name as user_name',
+          'users.is_admin',
+          'users.password_hash',
+          'users.created_at as user_created_at',
+          'users.disabled',
+          'users.auth_generation',
+        ])
+        .where(column, '=', value);
+    const [row] = await this.runCompiled(`findTokenWith ${column}`, build, [value]);
     if (!row) return undefined;
     const token = toToken({
       id: row.token_id,

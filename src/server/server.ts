@@ -5,9 +5,9 @@
  *   1. readiness turns false at once (/readyz answers 503; lfsd_draining = 1);
  *   2. the listener stops accepting connections; idle keep-alive connections close now, busy ones
  *      right after their response (every response while draining says `Connection: close`);
- *   3. in-flight requests (uploads, downloads, anything else) run to completion, up to
- *      `shutdownTimeout` seconds; past it the remaining connections are cut, and an upload cut
- *      that way aborts its put, which leaves nothing visible;
+ *   3. in-flight requests (uploads, downloads, anything else) and SSH commands run to completion,
+ *      up to `shutdownTimeout` seconds; past it the remaining connections are cut, and an upload
+ *      cut that way aborts its put, which leaves nothing visible;
  *   4. the metrics listener closes, then the object store and the database pool.
  *
  * `exitOnSignals` runs this on SIGTERM/SIGINT and exits 0; a second signal exits at once.
@@ -22,7 +22,9 @@ import { ConfigError, maskedSettings } from '../config/load-settings.js';
 import type { Settings } from '../config/settings.js';
 import { buildApp, buildOpsApp } from '../http/app.js';
 import { TEMP_GRACE_MS } from '../storage/object-store.js';
-import { buildDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
+import { loadHostKey } from '../ssh/host-key.js';
+import { SshServer } from '../ssh/ssh-server.js';
+import { buildDeps, buildSshDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -31,6 +33,8 @@ export interface RunningServer {
   url: string;
   /** `http://host:port` of the separate metrics listener, when `metricsListen` is set */
   metricsUrl?: string;
+  /** `host:port` of the built-in SSH server, when `sshListen` is set */
+  sshAddress?: string;
   /** drain in-flight requests (up to the shutdown deadline) and close everything; idempotent */
   close(): Promise<void>;
 }
@@ -83,6 +87,8 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   await sweepTemp(deps, logger);
   let app: FastifyInstance | undefined;
   let ops: FastifyInstance | undefined;
+  let ssh: SshServer | undefined;
+  let sshAddress: string | undefined;
   try {
     try {
       app = buildApp(deps, {
@@ -109,9 +115,15 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       ops = buildOpsApp(deps);
       await ops.listen(splitHostPort(settings.metricsListen));
     }
+    if (settings.sshListen) {
+      ssh = new SshServer(buildSshDeps(deps, settings), loadHostKey(settings));
+      const { host, port } = splitHostPort(settings.sshListen);
+      sshAddress = await ssh.listen(host, port);
+    }
   } catch (err) {
     await app?.close();
     await ops?.close();
+    await ssh?.drain(0);
     await deps.close();
     throw err;
   }
@@ -125,15 +137,18 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       publicUrl: deps.publicUrl,
       tls: Boolean(https),
       metricsUrl,
+      ssh: sshAddress,
       settings: maskedSettings(settings),
     },
     'lfsd listening',
   );
   let closing: Promise<void> | undefined;
-  const server = { app, deps, url, metricsUrl };
+  const server = { app, deps, url, metricsUrl, sshAddress };
+  const deadlineMs = settings.shutdownTimeout * 1000;
   return {
     ...server,
-    close: () => (closing ??= drain(server, ops, settings.shutdownTimeout * 1000, logger)),
+    // SSH sessions drain alongside HTTP requests, under the same deadline
+    close: () => (closing ??= drain(server, ops, deadlineMs, logger, ssh?.drain(deadlineMs))),
   };
 }
 
@@ -142,6 +157,7 @@ async function drain(
   ops: FastifyInstance | undefined,
   deadlineMs: number,
   logger: Logger,
+  sshDrained?: Promise<void>,
 ): Promise<void> {
   const started = Date.now();
   deps.startDraining();
@@ -178,6 +194,7 @@ async function drain(
     clearTimeout(deadline);
     clearInterval(reaper);
   }
+  await sshDrained; // SSH sessions use the stores closed below
   await app.close(); // onClose hooks; the server is already closed
   await ops?.close();
   await deps.close();

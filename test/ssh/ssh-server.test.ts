@@ -1,0 +1,160 @@
+/**
+ * The built-in SSH server (`lfsd serve --ssh-listen`): identity from the public key alone, exec
+ * channels running git-lfs-authenticate and git-lfs-transfer (several at once on one connection),
+ * refusals (unknown key, password, shell, subsystem, port forwarding), a removed key refused at
+ * the next request of an open session, and the generated host key (0600) reused after a restart.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import ssh2 from 'ssh2';
+import { randomObject } from '../helpers/content.js';
+import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
+import { PktClient } from '../helpers/pkt-client.js';
+import { sshAddressOf, sshConnect, sshExec, sshRun } from '../helpers/ssh-client.js';
+
+void describe('built-in SSH server', { timeout: 120_000 }, () => {
+  let dataDir: string;
+  let server: LfsdServer;
+  const alice = ssh2.utils.generateKeyPairSync('ed25519');
+  const aliceRsa = ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 });
+  const stranger = ssh2.utils.generateKeyPairSync('ed25519');
+  const admin = (args: string[], input?: string) => lfsdAdmin([...args, '--data-dir', dataDir], { input });
+  const start = () => startLfsd(['--data-dir', dataDir, '--ssh-listen', '127.0.0.1:0']);
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'lfsd-sshd-'));
+    await admin(['user', 'add', 'alice']);
+    await admin(['key', 'add', 'alice'], alice.public);
+    await admin(['key', 'add', 'alice'], aliceRsa.public);
+    server = await start();
+  });
+  after(async () => {
+    await server?.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  void it('identifies by key whatever the user name; refuses unknown keys and passwords', async () => {
+    for (const [key, user] of [
+      [alice.private, 'git'],
+      [aliceRsa.private, 'bob'],
+    ] as const) {
+      const client = await sshConnect(server, key, user);
+      const { code, stdout } = await sshRun(client, 'git-lfs-authenticate alice/assets download');
+      assert.equal(code, 0);
+      assert.match(stdout, /"Authorization":"RemoteAuth download:alice\/assets:/);
+      client.end();
+    }
+    await assert.rejects(sshConnect(server, stranger.private), /authentication methods failed/);
+    const { host, port } = sshAddressOf(server);
+    const client = new ssh2.Client();
+    client.connect({ host, port, username: 'alice', password: 'x' });
+    const [err] = (await once(client, 'error')) as [Error];
+    assert.match(err.message, /authentication methods failed/);
+  });
+
+  void it('refuses a shell, other commands, a subsystem and port forwarding', async () => {
+    const client = await sshConnect(server, alice.private);
+    const shell = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+      client.shell(false, (err, ch) => (err ? reject(err) : resolve(ch))),
+    );
+    const shellExit = once(shell, 'exit');
+    let stderr = '';
+    shell.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const [shellCode] = (await shellExit) as [number];
+    assert.equal(shellCode, 1);
+    assert.match(stderr, /shells are not available/);
+    const other = await sshRun(client, 'cat /etc/passwd');
+    assert.equal(other.code, 1);
+    assert.equal(other.stdout, '');
+    assert.match(other.stderr, /unknown command "cat"/);
+    const sftp = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
+      client.subsys('sftp', (err, ch) => (err ? reject(err) : resolve(ch))),
+    );
+    const sftpExit = once(sftp, 'exit');
+    const [sftpCode] = (await sftpExit) as [number];
+    assert.equal(sftpCode, 1);
+    await assert.rejects(
+      new Promise((resolve, reject) =>
+        client.forwardOut('127.0.0.1', 1, '127.0.0.1', 22, (err, ch) => (err ? reject(err) : resolve(ch))),
+      ),
+    );
+    client.end();
+  });
+
+  void it('runs several transfer sessions at once on one connection; a removed key ends them', async () => {
+    const client = await sshConnect(server, alice.private);
+    const objects = [randomObject(300_000), randomObject(5)];
+    const sessions = await Promise.all(
+      objects.map(async () => {
+        const channel = await sshExec(client, 'git-lfs-transfer alice/assets upload');
+        const pkt = new PktClient(channel, channel);
+        await pkt.handshake();
+        return pkt;
+      }),
+    );
+    // interleaved: both channels are open and in use together
+    const answers = await Promise.all(
+      sessions.map((pkt, i) => {
+        const o = objects[i]!;
+        return pkt.call([`put-object ${o.oid}`, `size=${o.size}`], o.content);
+      }),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      [200, 200],
+    );
+    const reader = await sshExec(client, 'git-lfs-transfer alice/assets download');
+    // 'exit' may come in the same read as the last answer: listen from the start
+    const exited = once(reader, 'exit');
+    const down = new PktClient(reader, reader);
+    await down.handshake();
+    const got = await down.call([`get-object ${objects[0]!.oid}`, `size=${objects[0]!.size}`]);
+    assert.ok(got.data.equals(objects[0]!.content));
+
+    const id = (await admin(['key', 'list', 'alice'])).split('\n')[0]!.split('\t')[0]!;
+    await admin(['key', 'remove', 'alice', id]);
+    const refused = await down.call([`get-object ${objects[0]!.oid}`, `size=${objects[0]!.size}`]);
+    assert.equal(refused.status, 401);
+    assert.match(refused.lines[0] ?? '', /removed/);
+    const [code] = (await exited) as [number];
+    assert.equal(code, 0);
+    const fresh = await sshRun(client, 'git-lfs-authenticate alice/assets download');
+    assert.equal(fresh.code, 1, 'a new command on the open connection is refused too');
+    client.end();
+    await assert.rejects(sshConnect(server, alice.private), /authentication methods failed/);
+    await admin(['key', 'add', 'alice'], alice.public);
+  });
+
+  void it('generates an ed25519 host key once (0600) and reuses it after a restart', async () => {
+    const path = join(dataDir, 'ssh_host_ed25519_key');
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    const before = await readFile(path, 'utf8');
+    const hostKeyOf = async () => {
+      const { host, port } = sshAddressOf(server);
+      const client = new ssh2.Client();
+      let seen = '';
+      client.connect({
+        host,
+        port,
+        username: 'git',
+        privateKey: alice.private,
+        hostVerifier: (key: Buffer) => {
+          seen = key.toString('base64');
+          return true;
+        },
+      });
+      await once(client, 'ready');
+      client.end();
+      return seen;
+    };
+    const first = await hostKeyOf();
+    assert.equal(await server.stop(), 0);
+    server = await start();
+    assert.equal(await hostKeyOf(), first);
+    assert.equal(await readFile(path, 'utf8'), before);
+  });
+});

@@ -12,6 +12,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { lfsError } from '../errors.js';
 import type { AppDeps } from '../http/app-deps.js';
 import { toLfsError } from '../http/error-handler.js';
+import { enforceRequestRate } from '../limits/install-limits.js';
 import { API_PREFIX, API_ROUTES, type ApiRoute } from './api-routes.js';
 import { object } from './api-schemas.js';
 import { openApiDocument } from './openapi.js';
@@ -41,20 +42,24 @@ export default async function webPlugin(app: FastifyInstance, { deps }: WebPlugi
   app.addHook('onRequest', async (request) => {
     request.web = await webCallerOf(deps, sessions, request);
   });
-  await app.register(async (api) => apiRoutes(api, services));
+  await app.register(async (api) => apiRoutes(api, deps, services));
   if (web.console) {
     const { consolePlugin } = await import('./console-routes.js');
     await app.register(consolePlugin, { deps, services, sessions: sessions as SessionService });
   }
 }
 
-function apiRoutes(api: FastifyInstance, services: WebServices): void {
+function apiRoutes(api: FastifyInstance, deps: AppDeps, services: WebServices): void {
   // JSON only: a cross-site form can send text/plain, never application/json without CORS
   api.removeContentTypeParser('text/plain');
   api.addHook('onRequest', async (request, reply) => {
     request.ctx.route = 'api';
     // nothing the API answers may be cached (back button after sign-out, shared proxies)
     void reply.header('Cache-Control', 'no-store');
+    // `rateLimit`, the one limit the LFS API counts against too: a caller authenticated by a
+    // header was counted where it authenticated (http/authenticate.ts); one riding on the
+    // console's session, or anonymous (per address), is counted here
+    if (request.web.via !== 'header') await enforceRequestRate(deps, request, request.web.caller);
   });
   // a request that rides on the console's session cookie must show it came from the console
   api.addHook('preHandler', (request, reply, done) => {
@@ -129,7 +134,9 @@ function renderApiError(err: FastifyError, request: FastifyRequest, reply: Fasti
     code = lfs.code;
     message = lfs.message;
     if (status >= 500) request.log.error({ err }, 'request failed');
-    if (status === 401) headers = { 'WWW-Authenticate': 'Basic realm="lfsd", charset="UTF-8"' };
+    // a 401 asks a browser or script for Basic credentials; others keep their headers (a 429's Retry-After)
+    headers =
+      status === 401 ? { 'WWW-Authenticate': 'Basic realm="lfsd", charset="UTF-8"' } : { ...lfs.headers };
   }
   void reply
     .code(status)

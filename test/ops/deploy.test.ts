@@ -320,6 +320,12 @@ describe('deploy/healthcheck.mjs and the Grafana dashboard against a running app
       'lfsd_db_query_duration_seconds_bucket',
       'lfsd_lock_operations_total',
       'lfsd_process_cpu_seconds_total',
+      // limits and overload (issue 15)
+      'lfsd_limited_requests_total',
+      'lfsd_shed_requests_total',
+      'lfsd_transfers_waiting',
+      'lfsd_event_loop_delay_seconds',
+      'lfsd_rate_limit_store_up',
     ]) {
       assert.ok(queried.has(name), `the dashboard shows ${name}`);
     }

@@ -27,7 +27,9 @@ export class PktLineReader {
   private ended = false;
 
   constructor(input: Readable) {
-    this.chunks = input[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    // not destroyed at its end: an SSH channel whose client has sent EOF must still carry the
+    // answer and the exit status
+    this.chunks = input.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
   }
 
   /** the next packet; undefined at the end of the stream between packets; PktLineError within one */

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -127,6 +127,40 @@ void describe('built-in SSH server', { timeout: 120_000 }, () => {
     client.end();
     await assert.rejects(sshConnect(server, alice.private), /authentication methods failed/);
     await admin(['key', 'add', 'alice'], alice.public);
+  });
+
+  void it('a connection cut mid put-object leaves no object and no temp file; a malformed stream exits 1', async () => {
+    const object = randomObject(4_000_000);
+    const client = await sshConnect(server, alice.private);
+    const channel = await sshExec(client, 'git-lfs-transfer alice/assets upload');
+    const pkt = new PktClient(channel, channel);
+    await pkt.handshake();
+    await pkt.writer.text(`put-object ${object.oid}`);
+    await pkt.writer.text(`size=${object.size}`);
+    await pkt.writer.delim();
+    for (let at = 0; at < 2_000_000; at += 32768)
+      await pkt.writer.data(object.content.subarray(at, at + 32768));
+    // wait until the store has a temp file for it, then cut the whole connection
+    const tempFiles = async () =>
+      (await readdir(dataDir, { recursive: true })).filter((f) => String(f).includes(object.oid));
+    for (let i = 0; i < 100 && (await tempFiles()).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await tempFiles()).length, 1, 'the upload was under way');
+    client.destroy();
+    for (let i = 0; i < 100 && (await tempFiles()).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await tempFiles(), []);
+
+    const again = await sshConnect(server, alice.private);
+    const bad = await sshExec(again, 'git-lfs-transfer alice/assets upload');
+    const exited = once(bad, 'exit');
+    let stderr = '';
+    bad.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    bad.end('000eversion 1\n0000zz');
+    const [code] = (await exited) as [number];
+    assert.equal(code, 1);
+    assert.match(stderr, /malformed pkt-line|ended inside/);
+    again.end();
   });
 
   void it('generates an ed25519 host key once (0600) and reuses it after a restart', async () => {

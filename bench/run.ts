@@ -10,6 +10,7 @@
  *                       14 needs nginx; 8 is sign-in cost; 10 fsck, 11 gc; 12 the web console's pages)
  *   --node-static       baseline downloads from the minimal Node static server even if nginx exists
  *   --cpu-prof DIR      run the lfsd servers under `node --cpu-prof`, profiles written to DIR
+ *   --small-files N     files in figure 6's small-file repository (default 2,000, quick 200)
  *   --keep              keep the temp directories
  */
 import { performance } from 'node:perf_hooks';
@@ -46,6 +47,7 @@ function configFrom(argv: string[]): { config: BenchConfig; only: Set<number>; k
       'node-static': { type: 'boolean', default: false },
       'cpu-prof': { type: 'string' },
       keep: { type: 'boolean', default: false },
+      'small-files': { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -68,7 +70,7 @@ function configFrom(argv: string[]): { config: BenchConfig; only: Set<number>; k
     },
     memory: { size: quick ? 32 * MiB : 256 * MiB, uploads: 8, downloads: 8, runs: 3 },
     git: {
-      smallFiles: quick ? 200 : 2000,
+      smallFiles: values['small-files'] ? Number(values['small-files']) : quick ? 200 : 2000,
       smallFileSize: 10 * 1024,
       largeSize: quick ? 64 * MiB : GiB,
       runs: 3,

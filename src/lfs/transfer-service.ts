@@ -63,12 +63,16 @@ export class TransferService {
    * unlinked: README "Storage lifecycle"), waits for gc to finish, then links what the store still
    * holds; if gc deleted the bytes just stored, answers 503 with Retry-After so the client sends
    * them again. Content is never linked while gc may delete it, nor after gc deleted it.
+   * Returns once the link is durable (MetadataStore.durable), so every path that acknowledges an
+   * upload (proxied PUT over HTTP or SSH, direct-mode verify) waits for it.
    */
   private async link(repo: Repo, oid: string, size: number): Promise<void> {
     const { metadata, store } = this.deps;
     for (let contentChecked = false; ; contentChecked = true) {
       try {
         await metadata.linkObject(repo.id, oid, size, { contentChecked });
+        // the link must survive a power loss before anyone is told the upload succeeded
+        await metadata.durable();
         return;
       } catch (err) {
         if (!(err instanceof ObjectBeingCollectedError)) throw err;

@@ -146,6 +146,12 @@ export interface MetadataStore {
    * idempotent and race-safe. Throws ObjectBeingCollectedError while gc deletes its content.
    */
   linkObject(repoId: number, oid: string, size: number, options?: LinkOptions): Promise<void>;
+  /**
+   * Resolves once every write committed before the call survives an OS crash or power loss. An
+   * upload is acknowledged only after it. SQLite: a grouped fdatasync of the WAL (wal-sync.ts);
+   * PostgreSQL and MySQL sync on commit, and `:memory:` has nothing to sync, so these resolve at once.
+   */
+  durable(): Promise<void>;
   /** oid -> size for those of `oids` linked to the repository (not broken: fsck --repair), in one round trip per few hundred oids */
   findLinkedObjects(repoId: number, oids: readonly string[]): Promise<Map<string, number>>;
   unlinkObject(repoId: number, oid: string): Promise<boolean>;

@@ -13,6 +13,7 @@ import { migrateToLatest } from './migrations/migrate.js';
 import { PoolMeter, type QueryObserver } from './pool-meter.js';
 import type { Database } from './schema.js';
 import { SqlMetadataStore } from './sql-metadata-store.js';
+import { WalSync } from './wal-sync.js';
 
 export { migrateToLatest };
 
@@ -62,7 +63,7 @@ export async function openMetadataStore(
   options: OpenMetadataStoreOptions = {},
 ): Promise<MetadataStore> {
   const meter = new PoolMeter(options.onQuery);
-  const { db, dialect } = await openDb(databaseUrl, options.poolSize, meter);
+  const { db, dialect, location } = await openDb(databaseUrl, options.poolSize, meter);
   if (options.migrate ?? true) {
     try {
       await migrateToLatest(db, dialect);
@@ -71,7 +72,9 @@ export async function openMetadataStore(
       throw err;
     }
   }
-  return new SqlMetadataStore(db, dialect, meter);
+  const walSync =
+    location.dialect === 'sqlite' && location.path !== ':memory:' ? new WalSync(location.path) : undefined;
+  return new SqlMetadataStore(db, dialect, meter, walSync);
 }
 
 /** `lfsd migrate`: apply pending migrations and close; returns the names of those applied. */
@@ -88,9 +91,9 @@ async function openDb(
   databaseUrl: string,
   poolSize = DEFAULT_POOL_SIZE,
   meter?: PoolMeter,
-): Promise<{ db: Kysely<Database>; dialect: DialectName }> {
+): Promise<{ db: Kysely<Database>; dialect: DialectName; location: DatabaseLocation }> {
   if (!Number.isInteger(poolSize) || poolSize < 1)
     throw new RangeError(`invalid database pool size ${poolSize}`);
   const location = parseDatabaseUrl(databaseUrl);
-  return { db: await createDb(location, poolSize, meter), dialect: location.dialect };
+  return { db: await createDb(location, poolSize, meter), dialect: location.dialect, location };
 }

@@ -41,6 +41,7 @@ import {
   RuleViolation,
 } from '../rules.js';
 import type { Database } from './schema.js';
+import type { WalSync } from './wal-sync.js';
 import {
   dbBoolean,
   dbTimestamp,
@@ -89,6 +90,8 @@ export class SqlMetadataStore implements MetadataStore {
     private readonly db: Kysely<Database>,
     readonly dialect: DialectName,
     private readonly meter?: PoolMeter,
+    /** SQLite on a file only: the WAL's grouped fdatasync */
+    private readonly walSync?: WalSync,
   ) {
     this.lifecycle = new SqlLifecycleMetadata(db, dialect);
   }
@@ -253,6 +256,10 @@ export class SqlMetadataStore implements MetadataStore {
       for (const row of rows) found.set(row.oid, toNumber(row.size));
     }
     return found;
+  }
+
+  async durable(): Promise<void> {
+    await this.walSync?.sync();
   }
 
   async unlinkObject(repoId: number, oid: string): Promise<boolean> {

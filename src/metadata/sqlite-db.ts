@@ -18,7 +18,8 @@ export function createSqliteDb(path: string, meter?: PoolMeter): Kysely<Database
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const database = new BetterSqlite3(path, { timeout: SQLITE_BUSY_TIMEOUT_MS });
   // WAL lets readers run beside the one writer, also across processes; NORMAL sync is durable
-  // across process crashes in WAL mode (only an OS crash may lose the last commits).
+  // across process crashes in WAL mode; an OS crash may lose the last commits, so what must
+  // survive one waits for MetadataStore.durable() (a grouped fdatasync of the WAL: wal-sync.ts).
   // exec, not pragma(): pragma() prepares a statement that would be left to the garbage collector
   // (see sqlite-statement-cache.ts for why none may be)
   database.exec('PRAGMA journal_mode = WAL');

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** `lfsd`: the command line (DESIGN.md "Layers": cli/). */
+import './thread-pool.js'; // first: before anything starts libuv's thread pool
 import { Command } from 'commander';
 import { ConfigError, maskedSettings } from '../config/load-settings.js';
 import { createLogger } from '../observability/logger.js';

@@ -64,6 +64,18 @@ void describe('DiskStore', () => {
     assert.equal(store.kind, 'disk');
   });
 
+  void it('creates tmp/ and the object directories when they are missing (they are not made on every put)', async () => {
+    const first = pseudoRandomBytes('dirs-1', 100);
+    await store.put(sha256(first), first.length, bodyOf(first));
+    await rm(join(root, 'tmp'), { recursive: true });
+    await rm(join(root, 'objects'), { recursive: true });
+    const second = pseudoRandomBytes('dirs-2', 100);
+    const oid = sha256(second);
+    await store.put(oid, second.length, bodyOf(second));
+    assert.ok((await readFile(join(root, 'objects', oid.slice(0, 2), oid.slice(2, 4), oid))).equals(second));
+    assert.deepEqual(await tmpFiles(root), []);
+  });
+
   for (const [layer, target] of [
     ['DiskStore alone', () => disk],
     ['VerifyingStore(DiskStore)', () => store],

@@ -8,7 +8,8 @@
  *   --runs N            runs per figure (default 5, quick 3; at least 3)
  *   --only 1,2,4        run only these figures (1-3, 6 and 14 share their setup; 7 needs LFSD_BENCH_S3=1;
  *                       14 needs nginx; 8 is sign-in cost; 10 fsck, 11 gc; 12 the web console's pages;
- *                       13 load: 64 clients under the limits, slowloris and idle connections)
+ *                       13 load: 64 clients under the limits, slowloris and idle connections;
+ *                       15 git push/clone of small files over SSH vs HTTP)
  *   --node-static       baseline downloads from the minimal Node static server even if nginx exists
  *   --cpu-prof DIR      run the lfsd servers under `node --cpu-prof`, profiles written to DIR
  *   --small-files N     files in figure 6's small-file repository (default 2,000, quick 200)
@@ -26,6 +27,7 @@ import { memoryFigure } from './figures/memory.js';
 import { offloadFigure } from './figures/offload.js';
 import { s3Figure } from './figures/s3.js';
 import { signInFigure } from './figures/sign-in.js';
+import { sshFigure } from './figures/ssh.js';
 import { transferFigures } from './figures/transfers.js';
 import { webFigure } from './figures/web.js';
 import type { Bench, BenchConfig } from './lib/context.js';
@@ -56,7 +58,7 @@ function configFrom(argv: string[]): { config: BenchConfig; only: Set<number>; k
   const runs = values.runs ? Number(values.runs) : quick ? 3 : 5;
   if (!Number.isInteger(runs) || runs < 3)
     throw new Error('--runs must be an integer >= 3 (medians of at least 3 runs)');
-  const only = new Set((values.only ?? '1,2,3,4,5,6,7,8,10,11,12,13,14').split(',').map(Number));
+  const only = new Set((values.only ?? '1,2,3,4,5,6,7,8,10,11,12,13,14,15').split(',').map(Number));
   const profileDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined;
   const config: BenchConfig = {
     quick,
@@ -141,6 +143,7 @@ async function main() {
     if (only.has(11)) await gcFigure(bench);
     if (only.has(12)) await webFigure(bench);
     if (only.has(13)) await loadFigure(bench);
+    if (only.has(15)) await sshFigure(bench);
   } finally {
     await removeTempDirs();
   }

@@ -76,6 +76,10 @@ export class PktLineReader {
   }
 }
 
+/** the items of `PktLineWriter.packets` that stand for a flush or a delimiter rather than a line */
+export const FLUSH: unique symbol = Symbol('flush');
+export const DELIM: unique symbol = Symbol('delim');
+
 function header(length: number): string {
   return length.toString(16).padStart(4, '0');
 }
@@ -99,6 +103,24 @@ export class PktLineWriter {
   async bytes(bytes: Buffer): Promise<void> {
     for (let at = 0; at < bytes.length; at += MAX_PAYLOAD)
       await this.data(bytes.subarray(at, at + MAX_PAYLOAD));
+  }
+
+  /**
+   * Several packets in one write (an answer's status, arguments and lines): one SSH packet instead
+   * of one per line, which a peer acknowledging late would otherwise wait on.
+   */
+  async packets(list: ReadonlyArray<string | typeof FLUSH | typeof DELIM>): Promise<void> {
+    const parts: Buffer[] = [];
+    for (const item of list) {
+      if (item === FLUSH) parts.push(Buffer.from('0000', 'latin1'));
+      else if (item === DELIM) parts.push(Buffer.from('0001', 'latin1'));
+      else {
+        const payload = Buffer.from(`${item}\n`, 'utf8');
+        if (payload.length > MAX_PAYLOAD) throw new Error(`pkt-line payload too large: ${payload.length}`);
+        parts.push(Buffer.from(header(payload.length + 4), 'latin1'), payload);
+      }
+    }
+    await this.write(Buffer.concat(parts));
   }
 
   flush(): Promise<void> {

@@ -58,9 +58,22 @@ async function waitForBanner(port: number, child: ChildProcess, stderr: () => st
   throw new Error(`sshd did not answer: ${stderr()}`);
 }
 
-/** sshd on 127.0.0.1 with `authorized_keys` in `dir` (write it before logging in) */
+/**
+ * sshd on 127.0.0.1 with `authorized_keys` in `dir` (write it before logging in). The port is
+ * found free, then bound by sshd: another process may take it between the two, so a failed start
+ * is tried again on another port.
+ */
 export async function startSshd(dir: string): Promise<Sshd> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startSshdOnce(dir, await freePort());
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startSshdOnce(dir: string, port: number): Promise<Sshd> {
   const hostKey = join(dir, 'ssh_host_ed25519_key');
   await writeFile(hostKey, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
   const authorizedKeys = join(dir, 'authorized_keys');
@@ -91,7 +104,12 @@ export async function startSshd(dir: string): Promise<Sshd> {
   const child = spawn(SSHD, ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
-  await waitForBanner(port, child, () => stderr);
+  try {
+    await waitForBanner(port, child, () => stderr);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
   return {
     port,
     user,

@@ -25,10 +25,29 @@ export async function sshConnect(
   return client;
 }
 
-export function sshExec(client: ssh2.Client, command: string): Promise<ClientChannel> {
+/**
+ * A channel whose exit status and stderr are watched from the moment it opens: both may arrive in
+ * the same read as the channel's confirmation, before an awaiting caller could listen.
+ */
+export type WatchedChannel = ClientChannel & { exited: Promise<number | null>; stderrText: () => string };
+
+function watch(channel: ClientChannel): WatchedChannel {
+  let stderr = '';
+  channel.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = once(channel, 'exit').then(([code]) => code as number | null);
+  return Object.assign(channel, { exited, stderrText: () => stderr });
+}
+
+type Opener = (callback: (err: Error | undefined, channel: ClientChannel) => void) => void;
+
+export function sshOpen(open: Opener): Promise<WatchedChannel> {
   return new Promise((resolve, reject) =>
-    client.exec(command, (err, channel) => (err ? reject(err) : resolve(channel))),
+    open((err, channel) => (err ? reject(err) : resolve(watch(channel)))),
   );
+}
+
+export function sshExec(client: ssh2.Client, command: string): Promise<WatchedChannel> {
+  return sshOpen((cb) => client.exec(command, cb));
 }
 
 /** runs a command to its end: exit code, stdout, stderr */
@@ -36,12 +55,14 @@ export async function sshRun(
   client: ssh2.Client,
   command: string,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const channel = await sshExec(client, command);
   let stdout = '';
-  let stderr = '';
-  channel.on('data', (c: Buffer) => (stdout += c.toString()));
-  channel.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const channel = await sshOpen((cb) =>
+    client.exec(command, (err, ch) => {
+      ch?.on('data', (c: Buffer) => (stdout += c.toString()));
+      cb(err, ch);
+    }),
+  );
   channel.end();
-  const [code] = (await once(channel, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  const code = await channel.exited;
+  return { code, stdout, stderr: channel.stderrText() };
 }

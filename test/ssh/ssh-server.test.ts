@@ -14,7 +14,7 @@ import ssh2 from 'ssh2';
 import { randomObject } from '../helpers/content.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 import { PktClient } from '../helpers/pkt-client.js';
-import { sshAddressOf, sshConnect, sshExec, sshRun } from '../helpers/ssh-client.js';
+import { sshAddressOf, sshConnect, sshExec, sshOpen, sshRun } from '../helpers/ssh-client.js';
 
 void describe('built-in SSH server', { timeout: 120_000 }, () => {
   let dataDir: string;
@@ -58,25 +58,15 @@ void describe('built-in SSH server', { timeout: 120_000 }, () => {
 
   void it('refuses a shell, other commands, a subsystem and port forwarding', async () => {
     const client = await sshConnect(server, alice.private);
-    const shell = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
-      client.shell(false, (err, ch) => (err ? reject(err) : resolve(ch))),
-    );
-    const shellExit = once(shell, 'exit');
-    let stderr = '';
-    shell.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const [shellCode] = (await shellExit) as [number];
-    assert.equal(shellCode, 1);
-    assert.match(stderr, /shells are not available/);
+    const shell = await sshOpen((cb) => client.shell(false, cb));
+    assert.equal(await shell.exited, 1);
+    assert.match(shell.stderrText(), /shells are not available/);
     const other = await sshRun(client, 'cat /etc/passwd');
     assert.equal(other.code, 1);
     assert.equal(other.stdout, '');
     assert.match(other.stderr, /unknown command "cat"/);
-    const sftp = await new Promise<ssh2.ClientChannel>((resolve, reject) =>
-      client.subsys('sftp', (err, ch) => (err ? reject(err) : resolve(ch))),
-    );
-    const sftpExit = once(sftp, 'exit');
-    const [sftpCode] = (await sftpExit) as [number];
-    assert.equal(sftpCode, 1);
+    const sftp = await sshOpen((cb) => client.subsys('sftp', cb));
+    assert.equal(await sftp.exited, 1);
     await assert.rejects(
       new Promise((resolve, reject) =>
         client.forwardOut('127.0.0.1', 1, '127.0.0.1', 22, (err, ch) => (err ? reject(err) : resolve(ch))),
@@ -108,8 +98,6 @@ void describe('built-in SSH server', { timeout: 120_000 }, () => {
       [200, 200],
     );
     const reader = await sshExec(client, 'git-lfs-transfer alice/assets download');
-    // 'exit' may come in the same read as the last answer: listen from the start
-    const exited = once(reader, 'exit');
     const down = new PktClient(reader, reader);
     await down.handshake();
     const got = await down.call([`get-object ${objects[0]!.oid}`, `size=${objects[0]!.size}`]);
@@ -120,8 +108,7 @@ void describe('built-in SSH server', { timeout: 120_000 }, () => {
     const refused = await down.call([`get-object ${objects[0]!.oid}`, `size=${objects[0]!.size}`]);
     assert.equal(refused.status, 401);
     assert.match(refused.lines[0] ?? '', /removed/);
-    const [code] = (await exited) as [number];
-    assert.equal(code, 0);
+    assert.equal(await reader.exited, 0);
     const fresh = await sshRun(client, 'git-lfs-authenticate alice/assets download');
     assert.equal(fresh.code, 1, 'a new command on the open connection is refused too');
     client.end();
@@ -153,13 +140,9 @@ void describe('built-in SSH server', { timeout: 120_000 }, () => {
 
     const again = await sshConnect(server, alice.private);
     const bad = await sshExec(again, 'git-lfs-transfer alice/assets upload');
-    const exited = once(bad, 'exit');
-    let stderr = '';
-    bad.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     bad.end('000eversion 1\n0000zz');
-    const [code] = (await exited) as [number];
-    assert.equal(code, 1);
-    assert.match(stderr, /malformed pkt-line|ended inside/);
+    assert.equal(await bad.exited, 1);
+    assert.match(bad.stderrText(), /malformed pkt-line|ended inside/);
     again.end();
   });
 

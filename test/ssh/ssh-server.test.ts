@@ -146,6 +146,38 @@ void describe('built-in SSH server', { timeout: 120_000 }, () => {
     again.end();
   });
 
+  void it('drains on SIGTERM: a put under way completes, new connections are refused, exit 0', async () => {
+    const object = randomObject(1_000_000);
+    const client = await sshConnect(server, alice.private);
+    const channel = await sshExec(client, 'git-lfs-transfer alice/assets upload');
+    const pkt = new PktClient(channel, channel);
+    await pkt.handshake();
+    await pkt.writer.text(`put-object ${object.oid}`);
+    await pkt.writer.text(`size=${object.size}`);
+    await pkt.writer.delim();
+    await pkt.writer.data(object.content.subarray(0, 32768));
+    const stopped = server.stop();
+    for (let i = 0; i < 100 && !server.logs.some((l) => l.msg === 'shutting down'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    await assert.rejects(sshConnect(server, alice.private));
+    for (let at = 32768; at < object.size; at += 32768)
+      await pkt.writer.data(object.content.subarray(at, at + 32768));
+    await pkt.writer.flush();
+    assert.equal((await pkt.answer()).status, 200, 'the put finished during the drain');
+    assert.equal((await pkt.call(['quit'])).status, 200);
+    assert.equal(await stopped, 0);
+    server = await start();
+    const reader = await sshExec(
+      await sshConnect(server, alice.private),
+      'git-lfs-transfer alice/assets download',
+    );
+    const down = new PktClient(reader, reader);
+    await down.handshake();
+    const got = await down.call([`get-object ${object.oid}`, `size=${object.size}`]);
+    assert.ok(got.data.equals(object.content), 'the object drained in is stored');
+    down.end();
+  });
+
   void it('generates an ed25519 host key once (0600) and reuses it after a restart', async () => {
     const path = join(dataDir, 'ssh_host_ed25519_key');
     assert.equal((await stat(path)).mode & 0o777, 0o600);

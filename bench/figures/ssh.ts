@@ -10,7 +10,6 @@ import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import ssh2 from 'ssh2';
 import { openMetadataStore } from '../../src/metadata/open-metadata-store.js';
 import { parsePublicKey } from '../../src/ssh/public-key.js';
 import { createGitSandbox } from '../../test/helpers/git.js';
@@ -19,6 +18,7 @@ import { chunkOf } from '../lib/data.js';
 import { databaseUrl, PASSWORD, prepareDataDir, startServe, USER } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
+import { ed25519KeyPair } from '../../test/helpers/ssh-keys.js';
 
 async function freePort(): Promise<number> {
   const server = createServer().listen(0, '127.0.0.1');
@@ -31,7 +31,7 @@ async function freePort(): Promise<number> {
 
 /** the benchmark user's SSH key, registered as `lfsd key add` would; returns the private key's path */
 async function addKey(dataDir: string, dir: string): Promise<string> {
-  const key = ssh2.utils.generateKeyPairSync('ed25519');
+  const key = ed25519KeyPair();
   const parsed = parsePublicKey(key.public);
   const metadata = await openMetadataStore(databaseUrl(dataDir));
   try {

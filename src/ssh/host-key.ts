@@ -19,14 +19,26 @@ export function loadHostKey(settings: { sshHostKey?: string | undefined; dataDir
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   mkdirSync(settings.dataDir, { recursive: true });
-  const generated = ssh2.utils.generateKeyPairSync('ed25519');
   try {
     // 'wx': another process starting at the same moment keeps its key, and this one reads it
-    writeFileSync(path, generated.private, { mode: 0o600, flag: 'wx' });
+    writeFileSync(path, generateEd25519(), { mode: 0o600, flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
   return readKey(path, 'generated host key');
+}
+
+/**
+ * A new ed25519 private key in OpenSSH format. ssh2's generator writes a public key whose first
+ * byte is zero with 31 bytes (about one key in 256), which it then cannot read back: such keys
+ * are thrown away.
+ */
+export function generateEd25519(): string {
+  for (;;) {
+    const { private: key } = ssh2.utils.generateKeyPairSync('ed25519');
+    const parsed = ssh2.utils.parseKey(key);
+    if (!(parsed instanceof Error) && !Array.isArray(parsed)) return key;
+  }
 }
 
 function readKey(path: string, what: string): Buffer {

@@ -12,10 +12,10 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import ssh2 from 'ssh2';
 import { createGitSandbox, sha256File, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, lfsdNodeArgs, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 import { sshdMissing, startSshd, type Sshd } from '../helpers/openssh.js';
+import { ed25519KeyPair } from '../helpers/ssh-keys.js';
 
 const exec = promisify(execFile);
 const MB = 1024 * 1024;
@@ -51,7 +51,7 @@ void describe(
       sandbox = await createGitSandbox();
       dataDir = join(sandbox.root, 'lfsd-data');
       await admin(['user', 'add', 'alice']);
-      const key = ssh2.utils.generateKeyPairSync('ed25519');
+      const key = ed25519KeyPair();
       keyPath = join(sandbox.root, 'alice.key');
       await writeFile(keyPath, key.private);
       await chmod(keyPath, 0o600);

@@ -13,10 +13,10 @@ import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import ssh2 from 'ssh2';
 import { createGitSandbox, sha256File, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 import { sshAddressOf } from '../helpers/ssh-client.js';
+import { ed25519KeyPair } from '../helpers/ssh-keys.js';
 
 const MB = 1024 * 1024;
 const SIZES = [1, 100, MB + 7, 20 * MB];
@@ -45,7 +45,7 @@ for (const mode of ['pure SSH', 'git-lfs-authenticate + HTTP'] as const) {
       sandbox.git(cwd, args, { ...sshEnv.get(user), ...extra });
 
     async function addKeyFor(user: string): Promise<string> {
-      const key = ssh2.utils.generateKeyPairSync('ed25519');
+      const key = ed25519KeyPair();
       const path = join(sandbox.root, `${user}.key`);
       await writeFile(path, key.private);
       await chmod(path, 0o600);

@@ -9,7 +9,7 @@ import { access, mkdir, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
-import ssh2 from 'ssh2';
+import { ed25519KeyPair } from './ssh-keys.js';
 
 export const SSHD = '/usr/sbin/sshd';
 
@@ -75,7 +75,7 @@ export async function startSshd(dir: string): Promise<Sshd> {
 
 async function startSshdOnce(dir: string, port: number): Promise<Sshd> {
   const hostKey = join(dir, 'ssh_host_ed25519_key');
-  await writeFile(hostKey, ssh2.utils.generateKeyPairSync('ed25519').private, { mode: 0o600 });
+  await writeFile(hostKey, ed25519KeyPair().private, { mode: 0o600 });
   const authorizedKeys = join(dir, 'authorized_keys');
   await writeFile(authorizedKeys, '');
   const user = userInfo().username;

@@ -12,6 +12,7 @@ import { CredentialChecker } from '../../src/auth/credentials.js';
 import { openMetadataStore } from '../../src/metadata/open-metadata-store.js';
 import { fingerprintOf } from '../../src/ssh/public-key.js';
 import { lfsdAdmin } from '../helpers/lfsd-process.js';
+import { ed25519KeyPair } from '../helpers/ssh-keys.js';
 
 void describe('lfsd key', () => {
   let dataDir: string;
@@ -25,7 +26,7 @@ void describe('lfsd key', () => {
   after(() => rm(dataDir, { recursive: true, force: true }));
 
   void it('adds, lists, prints authorized_keys lines for, and removes keys; removal ends the credential', async () => {
-    const first = ssh2.utils.generateKeyPairSync('ed25519');
+    const first = ed25519KeyPair();
     const second = ssh2.utils.generateKeyPairSync('ecdsa', { bits: 256 });
     const blob = (line: string) => Buffer.from(line.split(' ')[1] as string, 'base64');
 

@@ -15,13 +15,14 @@ import { randomObject } from '../helpers/content.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 import { PktClient } from '../helpers/pkt-client.js';
 import { sshAddressOf, sshConnect, sshExec, sshOpen, sshRun } from '../helpers/ssh-client.js';
+import { ed25519KeyPair } from '../helpers/ssh-keys.js';
 
 void describe('built-in SSH server', { timeout: 120_000 }, () => {
   let dataDir: string;
   let server: LfsdServer;
-  const alice = ssh2.utils.generateKeyPairSync('ed25519');
+  const alice = ed25519KeyPair();
   const aliceRsa = ssh2.utils.generateKeyPairSync('rsa', { bits: 2048 });
-  const stranger = ssh2.utils.generateKeyPairSync('ed25519');
+  const stranger = ed25519KeyPair();
   const admin = (args: string[], input?: string) => lfsdAdmin([...args, '--data-dir', dataDir], { input });
   const start = () => startLfsd(['--data-dir', dataDir, '--ssh-listen', '127.0.0.1:0']);
 

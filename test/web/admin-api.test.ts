@@ -4,10 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import ssh2 from 'ssh2';
 import { API_PREFIX, API_ROUTES } from '../../src/web/api-routes.js';
 import { addUser, basicAuth, createTestApp, type TestApp } from '../helpers/test-app.js';
 import { ConsoleClient } from './web-helpers.js';
+import { ed25519KeyPair } from '../helpers/ssh-keys.js';
 
 type Who = 'anonymous' | 'alice' | 'bob' | 'root' | 'revoked';
 
@@ -240,7 +240,7 @@ void describe('admin API: changing things', () => {
   });
 
   void it('SSH keys: added, listed and removed by their owner', async () => {
-    const key = ssh2.utils.generateKeyPairSync('ed25519').public;
+    const key = ed25519KeyPair().public;
     await matrix('POST', '/keys', { anonymous: 401, revoked: 401 }, { key });
     const added = await call('alice', 'POST', '/keys', { key, label: 'laptop' });
     expectStatus(added, 201, 'add');

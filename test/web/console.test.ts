@@ -7,11 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
-import ssh2 from 'ssh2';
 import { OPERATOR } from '../../src/admin/actor.js';
 import { createAdminServices } from '../../src/admin/admin-services.js';
 import { addUser, basicAuth, createTestApp, type TestApp } from '../helpers/test-app.js';
 import { ConsoleClient } from './web-helpers.js';
+import { ed25519KeyPair } from '../helpers/ssh-keys.js';
 
 let t: TestApp;
 
@@ -231,7 +231,7 @@ void describe('console: pages', () => {
   void it('SSH keys: added, listed and removed; a repository page shows its quota', async () => {
     const browser = new ConsoleClient(t.app);
     await browser.signIn('alice', 'alice-password');
-    const key = ssh2.utils.generateKeyPairSync('ed25519').public;
+    const key = ed25519KeyPair().public;
     assert.equal((await browser.post('/-/keys', { key, label: 'laptop' })).statusCode, 303);
     const page = await browser.get('/-/keys');
     const id = /<tr data-key="(\d+)"><td>laptop<\/td><td>ssh-ed25519<\/td>/.exec(markup(page))?.[1];

@@ -22,35 +22,33 @@ export class PktLineError extends Error {
 }
 
 export class PktLineReader {
-  private readonly chunks: AsyncIterator<Buffer>;
-  private buffer: Buffer = Buffer.alloc(0);
+  private readonly source: AsyncIterator<Buffer>;
+  /** bytes received and not yet read, as they arrived (a packet is copied only when it spans chunks) */
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   private ended = false;
 
   constructor(input: Readable) {
     // not destroyed at its end: an SSH channel whose client has sent EOF must still carry the
     // answer and the exit status
-    this.chunks = input.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
+    this.source = input.iterator({ destroyOnReturn: false }) as AsyncIterator<Buffer>;
   }
 
   /** the next packet; undefined at the end of the stream between packets; PktLineError within one */
   async read(): Promise<Packet | undefined> {
     if (!(await this.fill(4))) {
-      if (this.buffer.length === 0) return undefined;
+      if (this.buffered === 0) return undefined;
       throw new PktLineError('the stream ended inside a packet header');
     }
-    const header = this.buffer.subarray(0, 4).toString('latin1');
+    const header = this.take(4).toString('latin1');
     if (!/^[0-9a-f]{4}$/.test(header))
       throw new PktLineError(`malformed pkt-line header ${JSON.stringify(header)}`);
     const length = parseInt(header, 16);
-    if (length === 0 || length === 1) {
-      this.buffer = this.buffer.subarray(4);
-      return length === 0 ? { type: 'flush' } : { type: 'delim' };
-    }
+    if (length === 0) return { type: 'flush' };
+    if (length === 1) return { type: 'delim' };
     if (length < 4 || length > MAX_PACKET) throw new PktLineError(`invalid pkt-line length ${length}`);
-    if (!(await this.fill(length))) throw new PktLineError('the stream ended inside a packet');
-    const data = this.buffer.subarray(4, length);
-    this.buffer = this.buffer.subarray(length);
-    return { type: 'data', data };
+    if (!(await this.fill(length - 4))) throw new PktLineError('the stream ended inside a packet');
+    return { type: 'data', data: this.take(length - 4) };
   }
 
   /** a text packet's line without its trailing LF; PktLineError for anything but a data packet */
@@ -62,17 +60,40 @@ export class PktLineReader {
 
   /** whether `bytes` bytes are buffered, reading more as needed; false at the end of the stream */
   private async fill(bytes: number): Promise<boolean> {
-    while (this.buffer.length < bytes) {
+    while (this.buffered < bytes) {
       if (this.ended) return false;
-      const next = await this.chunks.next();
+      const next = await this.source.next();
       if (next.done) {
         this.ended = true;
         return false;
       }
       const chunk = Buffer.isBuffer(next.value) ? next.value : Buffer.from(next.value);
-      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+      if (chunk.length === 0) continue;
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
     }
     return true;
+  }
+
+  /** the next `bytes` buffered bytes: a view of one chunk, or a copy when they span several */
+  private take(bytes: number): Buffer {
+    this.buffered -= bytes;
+    const first = this.chunks[0] as Buffer;
+    if (first.length >= bytes) {
+      if (first.length === bytes) this.chunks.shift();
+      else this.chunks[0] = first.subarray(bytes);
+      return first.subarray(0, bytes);
+    }
+    const out = Buffer.allocUnsafe(bytes);
+    for (let at = 0; at < bytes;) {
+      const chunk = this.chunks[0] as Buffer;
+      const count = Math.min(chunk.length, bytes - at);
+      chunk.copy(out, at, 0, count);
+      if (count === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(count);
+      at += count;
+    }
+    return out;
   }
 }
 

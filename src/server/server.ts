@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo } from 'node:net';
 import { constants } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -25,6 +25,7 @@ import { TEMP_GRACE_MS } from '../storage/object-store.js';
 import { loadHostKey } from '../ssh/host-key.js';
 import { SshServer } from '../ssh/ssh-server.js';
 import { buildDeps, buildSshDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
+import { trackConnections, type ConnectionTracker } from './idle-connections.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -39,8 +40,6 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** how often idle connections are reaped while draining */
-const REAP_INTERVAL_MS = 100;
 /** after the deadline cut the connections: how long handlers get to clean up (abort puts) */
 const CLEANUP_GRACE_MS = 5000;
 
@@ -89,6 +88,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   let ops: FastifyInstance | undefined;
   let ssh: SshServer | undefined;
   let sshAddress: string | undefined;
+  let connections: ConnectionTracker | undefined;
   try {
     try {
       app = buildApp(deps, {
@@ -110,6 +110,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
         `tlsCert, tlsKey: not a usable PEM certificate and key: ${(err as Error).message}`,
       );
     }
+    connections = trackConnections(app.server);
     await app.listen(splitHostPort(settings.listen));
     if (settings.metricsListen) {
       ops = buildOpsApp(deps);
@@ -144,16 +145,17 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   );
   let closing: Promise<void> | undefined;
   const server = { app, deps, url, metricsUrl, sshAddress };
+  const open = { app, deps, connections: connections! };
   const deadlineMs = settings.shutdownTimeout * 1000;
   return {
     ...server,
     // SSH sessions drain alongside HTTP requests, under the same deadline
-    close: () => (closing ??= drain(server, ops, deadlineMs, logger, ssh?.drain(deadlineMs))),
+    close: () => (closing ??= drain(open, ops, deadlineMs, logger, ssh?.drain(deadlineMs))),
   };
 }
 
 async function drain(
-  { app, deps }: { app: FastifyInstance; deps: BuiltDeps },
+  { app, deps, connections }: { app: FastifyInstance; deps: BuiltDeps; connections: ConnectionTracker },
   ops: FastifyInstance | undefined,
   deadlineMs: number,
   logger: Logger,
@@ -162,10 +164,12 @@ async function drain(
   const started = Date.now();
   deps.startDraining();
   const server: Server = app.server;
-  // stop accepting; Node also closes the connections idle right now
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  // connections that go idle later (a download whose headers went out before the drain)
-  const reaper = setInterval(() => server.closeIdleConnections(), REAP_INTERVAL_MS);
+  // stop accepting; resolves once every connection has closed. net.Server's close, not
+  // http.Server's: that one also runs Node's closeIdleConnections(), which cuts a download whose
+  // last bytes still wait in the socket for a slow reader (idle-connections.ts)
+  const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+  // idle keep-alive connections close now, the others once their last response is out
+  connections.closeWhenIdle();
   const inFlight = deps.inFlight;
   const drained = Promise.all([closed, inFlight?.idle()]).then(() => 'drained' as const);
   let deadline: NodeJS.Timeout | undefined;
@@ -179,10 +183,14 @@ async function drain(
   try {
     if ((await Promise.race([drained, cut])) === 'deadline') {
       logger.warn(
-        { handlers: inFlight?.size, transfers: await transfersInFlight(deps) },
+        {
+          handlers: inFlight?.size,
+          connections: connections.size,
+          transfers: await transfersInFlight(deps),
+        },
         'shutdown deadline reached: cutting the remaining connections',
       );
-      server.closeAllConnections();
+      connections.cutAll();
       let grace: NodeJS.Timeout | undefined;
       await Promise.race([
         drained,
@@ -192,7 +200,6 @@ async function drain(
     }
   } finally {
     clearTimeout(deadline);
-    clearInterval(reaper);
   }
   await sshDrained; // SSH sessions use the stores closed below
   await app.close(); // onClose hooks; the server is already closed

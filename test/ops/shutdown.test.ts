@@ -1,6 +1,9 @@
 // Graceful shutdown of `lfsd serve` (issue 6): SIGTERM during a 200 MB upload and a 200 MB
 // download lets both finish, refuses new connections, closes idle keep-alive connections and
 // reports not-ready; past the deadline an upload is cut and leaves nothing visible.
+// Issue 11 item 18: a slow reader gets every byte of a download whose end still waits in the
+// socket when the drain starts. Every test has its own data directory (a failed test must not leave
+// a temp file for the next one to find), and the deadlines are far from what a loaded machine needs.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -10,7 +13,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LFS_JSON } from '../helpers/content.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
@@ -97,13 +100,23 @@ function upload(action: Action, seed: string, size: number, bytesPerSecond: numb
 }
 
 function download(action: Action, bytesPerSecond: number): Transfer {
+  return downloadWith(action, bytesPerSecond, false);
+}
+
+/** a download read at most `bytesPerSecond` fast, through `agent` (false: a connection of its own) */
+function downloadWith(
+  action: Action,
+  bytesPerSecond: number,
+  agent: http.Agent | false,
+  onSocket: (socket: net.Socket) => void = () => undefined,
+): Transfer {
   const transfer: Transfer = {
     progress: { sent: 0, received: 0 },
     finished: false,
     done: undefined as never,
   };
   transfer.done = new Promise((resolve, reject) => {
-    const request = http.get(action.href, { agent: false, headers: action.header }, (response) => {
+    const request = http.get(action.href, { agent, headers: action.header }, (response) => {
       const hash = createHash('sha256');
       const started = Date.now();
       response.on('data', (chunk: Buffer) => {
@@ -124,6 +137,7 @@ function download(action: Action, bytesPerSecond: number): Transfer {
       );
       response.on('error', reject);
     });
+    request.once('socket', onSocket);
     request.on('error', reject);
   }).finally(() => (transfer.finished = true)) as Transfer['done'];
   return transfer;
@@ -153,25 +167,51 @@ async function objectFiles(dataDir: string): Promise<string[]> {
   return found;
 }
 
-describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
-  let dataDir: string;
-  const downloadSeed = 'shutdown-download';
-  const uploadSeed = 'shutdown-upload';
-  let downloadOid: string;
-  let uploadOid: string;
+async function tempFiles(dataDir: string): Promise<string[]> {
+  return readdir(join(dataDir, 'tmp')).catch(() => []);
+}
 
-  before(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'lfsd-shutdown-'));
+/** a keep-alive connection that answered a request and now idles; `closed` settles when it closes */
+async function idleConnection(url: string, agent: http.Agent): Promise<{ closed: Promise<void> }> {
+  let closed: Promise<void> | undefined;
+  await new Promise<void>((resolve, reject) => {
+    const request = http.get(`${url}/healthz`, { agent }, (response) => {
+      response.resume();
+      response.on('end', resolve);
+    });
+    request.once('socket', (socket: net.Socket) => (closed = once(socket, 'close').then(() => undefined)));
+    request.on('error', reject);
+  });
+  return { closed: closed! };
+}
+
+/**
+ * Settings of the servers under test: no load shedding (a loaded test machine is not an
+ * overloaded server) and a deadline far beyond what the transfers need, unless a test sets one.
+ */
+const NO_SHEDDING = ['--shed-at-event-loop-delay', '0'];
+const SERVE = [...NO_SHEDDING, '--shutdown-timeout', '120'];
+
+describe('graceful shutdown of lfsd serve', { timeout: 600_000 }, () => {
+  const dataDirs: string[] = [];
+  /** a data directory of its own for each test, with the user alice */
+  async function freshDataDir(): Promise<string> {
+    const dataDir = await mkdtemp(join(tmpdir(), 'lfsd-shutdown-'));
+    dataDirs.push(dataDir);
     await lfsdAdmin(['user', 'add', 'alice', '--password-stdin', '--data-dir', dataDir], {
       input: `${PASSWORD}\n`,
     });
-    downloadOid = generatedOid(downloadSeed, SIZE);
-    uploadOid = generatedOid(uploadSeed, SIZE);
-  });
-  after(() => rm(dataDir, { recursive: true, force: true }));
+    return dataDir;
+  }
+  after(() => Promise.all(dataDirs.map((dir) => rm(dir, { recursive: true, force: true }))));
 
   it('SIGTERM: in-flight 200 MB upload and download complete, new connections refused, /readyz 503, exit 0', async () => {
-    const server = await startLfsd(['--data-dir', dataDir, '--metrics-listen', '127.0.0.1:0']);
+    const downloadSeed = 'shutdown-download';
+    const uploadSeed = 'shutdown-upload';
+    const downloadOid = generatedOid(downloadSeed, SIZE);
+    const uploadOid = generatedOid(uploadSeed, SIZE);
+    const dataDir = await freshDataDir();
+    const server = await startLfsd(['--data-dir', dataDir, '--metrics-listen', '127.0.0.1:0', ...SERVE]);
     const metricsUrl = server.logs.find((l) => l.msg === 'lfsd listening')!.metricsUrl as string;
     try {
       // the object to download, stored before the test proper
@@ -196,7 +236,7 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
       let pendingAnswer = '';
       pending.on('data', (chunk: Buffer) => (pendingAnswer += chunk.toString()));
 
-      // 200 MB each way at 40 MB/s: about five seconds, well inside the 30 s deadline
+      // 200 MB each way at 40 MB/s: about five seconds, well inside the deadline
       const up = upload(
         (await batchAction(server, 'upload', uploadOid, SIZE)).actions!.upload!,
         uploadSeed,
@@ -210,7 +250,6 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
         () => up.progress.sent > 20 * MB && down.progress.received > 20 * MB,
       );
 
-      const signalledAt = Date.now();
       const exited = once(server.process, 'exit') as Promise<[number | null, string | null]>;
       server.process.kill('SIGTERM');
 
@@ -237,7 +276,6 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
       assert.equal(downloaded.sha256, downloadOid);
       const [code] = await exited;
       assert.equal(code, 0, 'exit code 0');
-      assert.ok(Date.now() - signalledAt < 30_000, 'inside the deadline');
       const messages = server.logs.map((l) => l.msg);
       assert.ok(messages.includes('shutdown complete'));
       assert.ok(!messages.includes('shutdown deadline reached: cutting the remaining connections'));
@@ -261,7 +299,7 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
       (await stat(join(dataDir, 'objects', uploadOid.slice(0, 2), uploadOid.slice(2, 4), uploadOid))).size,
       SIZE,
     );
-    const restarted = await startLfsd(['--data-dir', dataDir]);
+    const restarted = await startLfsd(['--data-dir', dataDir, ...SERVE]);
     try {
       const planned = await batchAction(restarted, 'download', uploadOid, SIZE);
       assert.ok(planned.actions?.download, 'the upload is linked to the repository');
@@ -270,25 +308,79 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
     }
   });
 
+  it('a slow reader gets every byte of a download whose end waits in the socket; idle keep-alive connections close at once', async () => {
+    const seed = 'shutdown-slow-reader';
+    const size = 16 * MB;
+    const oid = generatedOid(seed, size);
+    const dataDir = await freshDataDir();
+    // keep-alive connections outlive the drain unless lfsd closes them itself
+    const server = await startLfsd(['--data-dir', dataDir, ...SERVE, '--keep-alive-timeout', '600']);
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const stored = await upload(
+        (await batchAction(server, 'upload', oid, size)).actions!.upload!,
+        seed,
+        size,
+        10_000 * MB,
+      ).done;
+      assert.equal(stored.status, 200);
+      const idle = await idleConnection(server.url, agent);
+      let idleClosedFirst: boolean | undefined;
+      void idle.closed.then(() => (idleClosedFirst ??= true));
+
+      // a keep-alive download (its headers go out before the drain, without Connection: close),
+      // read at 2 MB/s: its last bytes wait in the server's socket for seconds after lfsd has
+      // written them all, which Node's closeIdleConnections() took for an idle connection
+      const action = (await batchAction(server, 'download', oid, size)).actions!.download!;
+      let downloadSocket: net.Socket | undefined;
+      const down = downloadWith(action, 2 * MB, agent, (socket) => (downloadSocket = socket));
+      void down.done.finally(() => (idleClosedFirst ??= false)).catch(() => undefined);
+      await waitFor('the download under way', () => down.progress.received > MB);
+      const exited = once(server.process, 'exit') as Promise<[number | null, string | null]>;
+      server.process.kill('SIGTERM');
+
+      await idle.closed;
+      assert.equal(idleClosedFirst, true, 'the idle connection closed while the download still ran');
+      const downloaded = await down.done;
+      assert.equal(downloaded.status, 200);
+      assert.equal(downloaded.bytes, size, 'every byte arrived');
+      assert.equal(downloaded.sha256, oid);
+      // the download's connection, idle after its response, is closed by lfsd: the drain does not
+      // wait for the keep-alive timeout (nor for the deadline)
+      await waitFor('the download connection closed', () => downloadSocket?.destroyed === true, 60_000);
+      const [code] = await exited;
+      assert.equal(code, 0);
+      const messages = server.logs.map((l) => l.msg);
+      assert.ok(messages.includes('shutdown complete'));
+      assert.ok(!messages.includes('shutdown deadline reached: cutting the remaining connections'));
+    } finally {
+      agent.destroy();
+      if (server.process.exitCode === null) server.process.kill('SIGKILL');
+    }
+  });
+
   it('a 1 s deadline cuts a slow upload, which leaves nothing visible, and the process still exits 0', async () => {
     const cutSeed = 'shutdown-cut';
     const cutOid = generatedOid(cutSeed, SIZE);
-    const server = await startLfsd(['--data-dir', dataDir, '--shutdown-timeout', '1']);
+    const dataDir = await freshDataDir();
+    const server = await startLfsd(['--data-dir', dataDir, ...NO_SHEDDING, '--shutdown-timeout', '1']);
     try {
       const action = (await batchAction(server, 'upload', cutOid, SIZE)).actions!.upload!;
-      const slow = upload(action, cutSeed, SIZE, 10 * MB); // would need 20 s
+      const slow = upload(action, cutSeed, SIZE, 2 * MB); // would need 100 s
       const outcome = slow.done.then(
         (result) => result,
         (err: Error) => err,
       );
-      await waitFor('the upload under way', () => slow.progress.sent > 10 * MB);
+      await waitFor('the upload under way', () => slow.progress.sent > 2 * MB);
+      // the cut must remove a temp file that exists
+      await waitFor('the temp file', async () => (await tempFiles(dataDir)).length === 1);
       const exited = once(server.process, 'exit') as Promise<[number | null, string | null]>;
       const signalledAt = Date.now();
       server.process.kill('SIGTERM');
       const [code] = await exited;
       const took = Date.now() - signalledAt;
       assert.equal(code, 0);
-      assert.ok(took >= 1000 && took < 8000, `exited ${took} ms after the signal`);
+      assert.ok(took >= 1000, `exited ${took} ms after the signal, not before the deadline`);
       const result = await outcome;
       assert.ok(result instanceof Error || result.status >= 400, 'the client saw the upload fail');
       assert.ok(slow.progress.sent < SIZE);
@@ -298,10 +390,11 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
     } finally {
       if (server.process.exitCode === null) server.process.kill('SIGKILL');
     }
-    // nothing visible: no object file, no temp file left, and not in any batch answer
+    // nothing visible: no object file, no temp file left (looked at before a restart would sweep
+    // it), and not in any batch answer
     assert.ok(!(await objectFiles(dataDir)).includes(cutOid), 'no object file');
-    assert.deepEqual(await readdir(join(dataDir, 'tmp')).catch(() => []), [], 'no temp file left behind');
-    const restarted = await startLfsd(['--data-dir', dataDir]);
+    assert.deepEqual(await tempFiles(dataDir), [], 'no temp file left behind');
+    const restarted = await startLfsd(['--data-dir', dataDir, ...SERVE]);
     try {
       const planned = await batchAction(restarted, 'download', cutOid, SIZE);
       assert.equal(planned.actions, undefined);
@@ -315,7 +408,8 @@ describe('graceful shutdown of lfsd serve', { timeout: 180_000 }, () => {
 
   it('a second signal exits at once', async () => {
     const slowSeed = 'shutdown-second';
-    const server = await startLfsd(['--data-dir', dataDir]);
+    const dataDir = await freshDataDir();
+    const server = await startLfsd(['--data-dir', dataDir, ...SERVE]);
     try {
       const oid = generatedOid(slowSeed, 50 * MB);
       const slow = upload(

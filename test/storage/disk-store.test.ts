@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import {
+  type FileHandle,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readdir,
+  rm,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -98,6 +108,51 @@ void describe('DiskStore', () => {
       },
     );
   }
+
+  // issue 11 item 18: the shutdown deadline may cut an upload at any point of its put
+  void it('an abort while the put fsyncs comes too late: the object is stored whole, no temp file', async () => {
+    const content = pseudoRandomBytes('abort-at-fsync', 3 * MiB);
+    const oid = sha256(content);
+    const aborted = new AbortController();
+    const probe = await open(join(root, 'probe'), 'w');
+    const fileHandle = Object.getPrototypeOf(probe) as { sync(this: FileHandle): Promise<void> };
+    await probe.close();
+    const sync = fileHandle.sync;
+    let abortedAtSync = false;
+    fileHandle.sync = async function (this: FileHandle) {
+      if (!abortedAtSync) {
+        abortedAtSync = true;
+        aborted.abort(new Error('client gone'));
+        await setTimeout(50);
+      }
+      return sync.call(this);
+    };
+    try {
+      await store.put(oid, content.length, bodyOf(content), { signal: aborted.signal });
+    } finally {
+      fileHandle.sync = sync;
+    }
+    assert.ok(abortedAtSync, 'the abort happened during the fsync');
+    assert.ok((await readFile(join(root, 'objects', oid.slice(0, 2), oid.slice(2, 4), oid))).equals(content));
+    assert.deepEqual(await tmpFiles(root), []);
+  });
+
+  void it('a failure after every byte arrived (no directory to rename into) leaves no temp file', async () => {
+    const content = pseudoRandomBytes('rename-fails', MiB);
+    const oid = sha256(content);
+    // the object's directory cannot be created: a file stands where it goes
+    await mkdir(join(root, 'objects'), { recursive: true });
+    await writeFile(join(root, 'objects', oid.slice(0, 2)), 'in the way');
+    try {
+      await assert.rejects(
+        store.put(oid, content.length, bodyOf(content)),
+        (err: unknown) => err instanceof StoreError && err.code === 'io',
+      );
+      assert.deepEqual(await tmpFiles(root), []);
+    } finally {
+      await rm(join(root, 'objects', oid.slice(0, 2)));
+    }
+  });
 
   void it('checks the byte count by itself, without the verifier', async () => {
     const content = pseudoRandomBytes('raw-size', 10_000);

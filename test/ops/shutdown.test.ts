@@ -172,17 +172,24 @@ async function tempFiles(dataDir: string): Promise<string[]> {
 }
 
 /** a keep-alive connection that answered a request and now idles; `closed` settles when it closes */
-async function idleConnection(url: string, agent: http.Agent): Promise<{ closed: Promise<void> }> {
+async function idleConnection(
+  url: string,
+  agent: http.Agent,
+): Promise<{ closed: Promise<void>; localPort: number | undefined }> {
   let closed: Promise<void> | undefined;
+  let localPort: number | undefined;
   await new Promise<void>((resolve, reject) => {
     const request = http.get(`${url}/healthz`, { agent }, (response) => {
       response.resume();
       response.on('end', resolve);
     });
-    request.once('socket', (socket: net.Socket) => (closed = once(socket, 'close').then(() => undefined)));
+    request.once('socket', (socket: net.Socket) => {
+      closed = once(socket, 'close').then(() => undefined);
+      socket.once('connect', () => (localPort = socket.localPort));
+    });
     request.on('error', reject);
   });
-  return { closed: closed! };
+  return { closed: closed!, localPort };
 }
 
 /**
@@ -316,6 +323,8 @@ describe('graceful shutdown of lfsd serve', { timeout: 600_000 }, () => {
     // keep-alive connections outlive the drain unless lfsd closes them itself
     const server = await startLfsd(['--data-dir', dataDir, ...SERVE, '--keep-alive-timeout', '600']);
     const agent = new http.Agent({ keepAlive: true });
+    // the idle connection has an agent of its own: sharing one, the download would reuse it
+    const idleAgent = new http.Agent({ keepAlive: true });
     try {
       const stored = await upload(
         (await batchAction(server, 'upload', oid, size)).actions!.upload!,
@@ -324,7 +333,7 @@ describe('graceful shutdown of lfsd serve', { timeout: 600_000 }, () => {
         10_000 * MB,
       ).done;
       assert.equal(stored.status, 200);
-      const idle = await idleConnection(server.url, agent);
+      const idle = await idleConnection(server.url, idleAgent);
       let idleClosedFirst: boolean | undefined;
       void idle.closed.then(() => (idleClosedFirst ??= true));
 
@@ -336,6 +345,7 @@ describe('graceful shutdown of lfsd serve', { timeout: 600_000 }, () => {
       const down = downloadWith(action, 2 * MB, agent, (socket) => (downloadSocket = socket));
       void down.done.finally(() => (idleClosedFirst ??= false)).catch(() => undefined);
       await waitFor('the download under way', () => down.progress.received > MB);
+      assert.notEqual(downloadSocket?.localPort, idle.localPort, 'two connections');
       const exited = once(server.process, 'exit') as Promise<[number | null, string | null]>;
       server.process.kill('SIGTERM');
 
@@ -355,6 +365,7 @@ describe('graceful shutdown of lfsd serve', { timeout: 600_000 }, () => {
       assert.ok(!messages.includes('shutdown deadline reached: cutting the remaining connections'));
     } finally {
       agent.destroy();
+      idleAgent.destroy();
       if (server.process.exitCode === null) server.process.kill('SIGKILL');
     }
   });

@@ -72,7 +72,14 @@ function configFrom(argv: string[]): { config: BenchConfig; only: Set<number>; k
       warmupMs: quick ? 500 : 1000,
       maxRequests: 200_000,
     },
-    memory: { size: quick ? 32 * MiB : 256 * MiB, uploads: 8, downloads: 8, runs: 3 },
+    memory: {
+      size: quick ? 32 * MiB : 256 * MiB,
+      uploads: 8,
+      downloads: 8,
+      runs: 3,
+      // how long a server rests before its settled RSS is read (V8 shrinks its heap on idle)
+      settleMs: quick ? 15_000 : 60_000,
+    },
     git: {
       smallFiles: values['small-files'] ? Number(values['small-files']) : quick ? 200 : 2000,
       smallFileSize: 10 * 1024,

@@ -2,7 +2,9 @@
  * Figure 5, memory: peak RSS of a fresh `lfsd serve` while `uploads` uploads and `downloads`
  * downloads of `size` bytes run at once, against its RSS when idle (after one warm-up request).
  * The peak is VmHWM after a reset (clear_refs) or, when the reset is refused, VmRSS sampled every
- * 20 ms.
+ * 20 ms. Then the settled footprint (issue 12, target 2): RSS once a server has rested
+ * `settleMs` after one request and after those transfers, and `--workers 2` (the primary and its
+ * workers summed) against one process.
  */
 import { join } from 'node:path';
 import type { Bench } from '../lib/context.js';
@@ -10,18 +12,24 @@ import { generatedObject, generatedStream, type GeneratedObject } from '../lib/d
 import { LfsClient } from '../lib/lfs-client.js';
 import { PASSWORD, USER, prepareDataDir, removeStoredObject, startServe } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { readRss, resetPeak, sampleRss } from '../lib/rss.js';
+import { readRss, resetPeak, sampleRss, treeRss } from '../lib/rss.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
 
 const REPO = `${USER}/memory`;
 const IDLE_SETTLE_MS = 1000;
 /** the issue's target: under 64 MB (decimal, like every MB in this report) */
 const TARGET_GROWTH_MB = 64;
+/** issue 12's footprint targets: one process settled idle, and settled after transfers */
+const TARGET_IDLE_MB = 64;
+const TARGET_AFTER_TRANSFERS_MB = 96;
+/** `--workers 2`, every process summed, against one process */
+const TARGET_TWO_WORKERS_RATIO = 2.2;
 const MB = 1e6;
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export async function memoryFigure(bench: Bench): Promise<void> {
-  const { config, report } = bench;
-  const { size, uploads: nUp, downloads: nDown, runs } = config.memory;
+  const { size, uploads: nUp, downloads: nDown } = bench.config.memory;
   const dataDir = join(bench.root, 'memory-data');
   await prepareDataDir(dataDir);
   bench.log(`figure 5: hashing ${nUp + nDown} generated objects of ${sizeLabel(size)}`);
@@ -41,6 +49,19 @@ export async function memoryFigure(bench: Bench): Promise<void> {
     }
   }
 
+  await transfersFigure(bench, dataDir, toUpload, toDownload);
+  await settledFigure(bench, dataDir, toUpload, toDownload);
+}
+
+async function transfersFigure(
+  bench: Bench,
+  dataDir: string,
+  toUpload: GeneratedObject[],
+  toDownload: GeneratedObject[],
+): Promise<void> {
+  const { config, report } = bench;
+  const { size, runs } = config.memory;
+  const [nUp, nDown] = [toUpload.length, toDownload.length];
   const idle: number[] = [];
   const peak: number[] = [];
   const growth: number[] = [];
@@ -59,13 +80,7 @@ export async function memoryFigure(bench: Bench): Promise<void> {
       const idleRss = readRss(pid).rss;
       if (!resetPeak(pid)) peakBy = 'VmRSS sampled every 20 ms (clear_refs refused)';
       const sampler = sampleRss(pid);
-      await Promise.all([
-        ...toUpload.map(async (object) => {
-          if (!(await client.upload(object, () => generatedStream(object))))
-            throw new Error('upload not requested');
-        }),
-        ...toDownload.map((object) => client.download(object, { expect: object.size })),
-      ]);
+      await transferAll(client, toUpload, toDownload);
       const seen = sampler.stop();
       const peakRss = Math.max(seen.maxSampled, peakBy.startsWith('VmHWM') ? seen.hwm : 0);
       idle.push(idleRss / MB);
@@ -99,4 +114,86 @@ export async function memoryFigure(bench: Bench): Promise<void> {
     lfsd: summarize(idle),
   });
   report.notes.push(`Figure 5: a fresh \`lfsd serve\` per run; peak measured as ${peakBy}.`);
+}
+
+/** every upload and download at once; each upload must be asked for (its object was removed) */
+async function transferAll(
+  client: LfsClient,
+  toUpload: GeneratedObject[],
+  toDownload: GeneratedObject[],
+): Promise<void> {
+  await Promise.all([
+    ...toUpload.map(async (object) => {
+      if (!(await client.upload(object, () => generatedStream(object))))
+        throw new Error('upload not requested');
+    }),
+    ...toDownload.map((object) => client.download(object, { expect: object.size })),
+  ]);
+}
+
+/** one server's RSS (every process of it) once it has rested `settleMs` after `work` */
+async function settledRss(
+  bench: Bench,
+  dataDir: string,
+  extraArgs: string[],
+  work: (client: LfsClient) => Promise<void>,
+): Promise<number> {
+  const server = await startServe(dataDir, { nodeArgs: bench.config.serverNodeArgs, extraArgs });
+  try {
+    await work(new LfsClient(`${server.url}/${REPO}.git/info/lfs`, USER, PASSWORD));
+    await sleep(bench.config.memory.settleMs);
+    return treeRss(server.pid) / MB;
+  } finally {
+    await server.stop();
+  }
+}
+
+async function settledFigure(
+  bench: Bench,
+  dataDir: string,
+  toUpload: GeneratedObject[],
+  toDownload: GeneratedObject[],
+): Promise<void> {
+  const { config, report } = bench;
+  const settle = `${config.memory.settleMs / 1000} s`;
+  const oneRequest = async (client: LfsClient) => {
+    await client.batch('download', toDownload.slice(0, 1));
+  };
+  bench.log(`figure 5: settled RSS, ${settle} after one request, 1 and 2 workers`);
+  const idle = await settledRss(bench, dataDir, [], oneRequest);
+  const idleRow = addRow(report, {
+    figure: '5',
+    measure: `idle RSS of one process, ${settle} after one request`,
+    unit: 'MB',
+    better: 'lower',
+    lfsd: summarize([idle]),
+  });
+  idleRow.target = { text: `<= ${TARGET_IDLE_MB} MB`, met: idle <= TARGET_IDLE_MB };
+
+  const two = await settledRss(bench, dataDir, ['--workers', '2'], oneRequest);
+  const twoRow = addRow(report, {
+    figure: '5',
+    measure: `idle RSS of --workers 2 (primary + workers), ${settle} after one request`,
+    unit: 'MB',
+    better: 'lower',
+    lfsd: summarize([two]),
+    baseline: { label: 'one process', summary: summarize([idle]) },
+  });
+  const ratio = two / idle;
+  twoRow.target = {
+    text: `<= ${TARGET_TWO_WORKERS_RATIO} x one process`,
+    met: ratio <= TARGET_TWO_WORKERS_RATIO,
+  };
+
+  bench.log(`figure 5: settled RSS, ${settle} after the transfers`);
+  for (const object of toUpload) await removeStoredObject(dataDir, object.oid);
+  const after = await settledRss(bench, dataDir, [], (client) => transferAll(client, toUpload, toDownload));
+  const afterRow = addRow(report, {
+    figure: '5',
+    measure: `RSS of one process, ${settle} after those transfers`,
+    unit: 'MB',
+    better: 'lower',
+    lfsd: summarize([after]),
+  });
+  afterRow.target = { text: `<= ${TARGET_AFTER_TRANSFERS_MB} MB`, met: after <= TARGET_AFTER_TRANSFERS_MB };
 }

@@ -16,7 +16,7 @@ export interface BenchConfig {
     warmupMs: number;
     maxRequests: number;
   };
-  memory: { size: number; uploads: number; downloads: number; runs: number };
+  memory: { size: number; uploads: number; downloads: number; runs: number; settleMs: number };
   git: { smallFiles: number; smallFileSize: number; largeSize: number; runs: number };
   s3: { size: number };
   /** use the minimal Node static server even when nginx is installed */

@@ -72,3 +72,8 @@ function childPids(pid: number): number[] {
     return []; // gone, or a kernel without the children file
   }
 }
+
+/** VmRSS of the process and of its live child processes (an `lfsd serve --workers N`), summed */
+export function treeRss(pid: number): number {
+  return readRss(pid).rss + childPids(pid).reduce((sum, child) => sum + treeRss(child), 0);
+}

@@ -24,7 +24,6 @@ addSettingOptions(
 ).action(async (options: Record<string, unknown>) => {
   // loaded for `serve` only: admin and lifecycle commands start without the HTTP server
   const { isClusterWorker, joinCluster, runPrimary } = await import('../server/cluster.js');
-  const { exitOnSignals, startServer } = await import('../server/server.js');
   const settings = settingsFrom(options);
   const logger = createLogger(settings.logLevel, {
     pretty: settings.logFormat === 'auto' ? undefined : settings.logFormat === 'pretty',
@@ -32,6 +31,8 @@ addSettingOptions(
   if (settings.workers > 1 && !isClusterWorker()) {
     process.exit(await runPrimary(settings, logger));
   }
+  // after the primary's branch: a cluster's primary serves nothing, so it never loads the server
+  const { exitOnSignals, startServer } = await import('../server/server.js');
   const cluster = isClusterWorker() ? joinCluster() : undefined;
   const server = await startServer(settings, logger);
   const drainAndExit = exitOnSignals(server, logger);

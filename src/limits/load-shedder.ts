@@ -58,6 +58,17 @@ export class LoadShedder {
     return undefined;
   }
 
+  /**
+   * Forgets the delay measured so far. A server calls it once it listens: its own start (loading
+   * modules, opening the database, sweeping temp files) blocks the event loop on a busy host, and
+   * shedding on that would turn away the first requests of a process that is now idle.
+   */
+  forgetStartup(): void {
+    this.#histogram.reset();
+    this.#delayMs = 0;
+    this.#lateInARow = 0;
+  }
+
   close(): void {
     clearInterval(this.#timer);
     this.#histogram.disable();

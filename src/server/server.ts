@@ -22,8 +22,7 @@ import { ConfigError, maskedSettings } from '../config/load-settings.js';
 import type { Settings } from '../config/settings.js';
 import { buildApp, buildOpsApp } from '../http/app.js';
 import { TEMP_GRACE_MS } from '../storage/object-store.js';
-import { loadHostKey } from '../ssh/host-key.js';
-import { SshServer } from '../ssh/ssh-server.js';
+import type { SshServer } from '../ssh/ssh-server.js';
 import { buildDeps, buildSshDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
 import { trackConnections, type ConnectionTracker } from './idle-connections.js';
 
@@ -117,6 +116,11 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       await ops.listen(splitHostPort(settings.metricsListen));
     }
     if (settings.sshListen) {
+      // loaded only when asked for: ssh2 and its crypto add ~10 MB to every process otherwise
+      const [{ SshServer }, { loadHostKey }] = await Promise.all([
+        import('../ssh/ssh-server.js'),
+        import('../ssh/host-key.js'),
+      ]);
       ssh = new SshServer(buildSshDeps(deps, settings), loadHostKey(settings));
       const { host, port } = splitHostPort(settings.sshListen);
       sshAddress = await ssh.listen(host, port);
@@ -128,6 +132,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     await deps.close();
     throw err;
   }
+  deps.overload?.shedder?.forgetStartup();
   const bound = boundAddress(app);
   deps.publicUrl = publicUrlOf(settings, bound);
   const url = `${https ? 'https' : 'http'}://${bound}`;

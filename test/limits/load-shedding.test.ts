@@ -138,4 +138,27 @@ describe('LoadShedder on the event loop', () => {
       shedder.close();
     }
   });
+
+  it('forgets the delay of the start once told to (a fresh server is not overloaded)', async () => {
+    const shedder = new LoadShedder({
+      eventLoopDelayMs: 150,
+      dbWaiting: 0,
+      poolWaiting: () => 0,
+      sampleMs: 100,
+    });
+    try {
+      // a start that kept the event loop busy over several sample periods
+      const stop = blockEventLoop(300);
+      try {
+        await waitFor('overloaded', () => shedder.overloaded() === 'event_loop');
+      } finally {
+        stop();
+      }
+      shedder.forgetStartup();
+      assert.equal(shedder.overloaded(), undefined);
+      assert.equal(shedder.eventLoopDelayMs, 0);
+    } finally {
+      shedder.close();
+    }
+  });
 });

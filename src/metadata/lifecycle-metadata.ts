@@ -20,10 +20,11 @@
  * deletion it could not see finds the tombstone. Tombstones go after TOMBSTONE_TTL_MS: far longer
  * than the moment between a put and its link.
  */
-import { sql } from 'kysely';
-import type { Kysely, Transaction } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
+import type { Compilable, Kysely, Transaction } from 'kysely';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { namespaceOf } from '../rules.js';
+import { CompiledQueries } from './compiled-queries.js';
 import type { DialectName } from './dialects.js';
 import { toDate, toNumber } from './row-mappers.js';
 import type { Database } from './schema.js';
@@ -101,12 +102,18 @@ export interface MarkedRow {
 }
 
 const OIDS_PER_QUERY = 500;
+const BEGIN_IMMEDIATE = CompiledQuery.raw('begin immediate');
+const COMMIT = CompiledQuery.raw('commit');
+const ROLLBACK = CompiledQuery.raw('rollback');
 const TRANSACTION_ATTEMPTS = 5;
 
 /** What the rest of lfsd uses (MetadataStore.lifecycle). */
 export type LifecycleMetadata = Omit<SqlLifecycleMetadata, 'write' | 'releaseRepo'>;
 
 export class SqlLifecycleMetadata {
+  /** the statements of every upload's link, compiled once */
+  private readonly compiled = new CompiledQueries();
+
   constructor(
     private readonly db: Kysely<Database>,
     private readonly dialect: DialectName,
@@ -128,13 +135,13 @@ export class SqlLifecycleMetadata {
           return await this.db.transaction().execute((tx: Transaction<Database>) => work(tx));
         }
         return await this.db.connection().execute(async (connection) => {
-          await sql`begin immediate`.execute(connection);
+          await connection.executeQuery(BEGIN_IMMEDIATE);
           try {
             const result = await work(connection);
-            await sql`commit`.execute(connection);
+            await connection.executeQuery(COMMIT);
             return result;
           } catch (err) {
-            await sql`rollback`.execute(connection);
+            await connection.executeQuery(ROLLBACK);
             throw err;
           }
         });
@@ -159,37 +166,69 @@ export class SqlLifecycleMetadata {
    */
   async link(repoId: number, oid: string, size: number, options: LinkOptions = {}): Promise<void> {
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
+    // every upload links: its statements are compiled once (compiled-queries.ts), with their
+    // parameters in the order of the SQL
+    const run = <R>(tx: Kysely<Database>, name: string, build: () => Compilable<R>, parameters: unknown[]) =>
+      this.compiled.run(tx, `link-${name}`, build, parameters);
+    const at = this.ts(new Date(0));
     await this.write(async (tx) => {
       const now = this.ts(new Date());
       await this.lockRepoForUsage(tx, repoId);
-      await skipDuplicate(
-        this.dialect,
-        tx.insertInto('objects').values({ oid, size, created_at: now, held_at: now }),
-        'oid',
-      ).execute();
-      const row = await this.locked(
-        tx.selectFrom('objects').select(['deleting_at', 'marked_at']).where('oid', '=', oid),
-      ).executeTakeFirst();
+      await run(
+        tx,
+        'object',
+        () =>
+          skipDuplicate(
+            this.dialect,
+            tx.insertInto('objects').values({ oid: '', size: 0, created_at: at, held_at: at }),
+            'oid',
+          ),
+        [oid, size, now, now],
+      );
+      const {
+        rows: [row],
+      } = await run(
+        tx,
+        'state',
+        () =>
+          this.locked(tx.selectFrom('objects').select(['deleting_at', 'marked_at']).where('oid', '=', '')),
+        [oid],
+      );
       // gone: gc forgot it while this waited for the lock; claimed; or a tombstone (see above)
       if (!row || (row.deleting_at && (row.marked_at || !options.contentChecked))) {
         throw new ObjectBeingCollectedError(oid);
       }
-      await tx
-        .updateTable('objects')
-        .set({ held_at: now, marked_at: null, broken_at: null, deleting_at: null })
-        .where('oid', '=', oid)
-        .execute();
+      await run(
+        tx,
+        'hold',
+        () =>
+          tx
+            .updateTable('objects')
+            .set({ held_at: at, marked_at: null, broken_at: null, deleting_at: null })
+            .where('oid', '=', ''),
+        [now, null, null, null, oid],
+      );
       if (await this.insertLink(tx, repoId, oid, now)) {
-        await tx
-          .updateTable('repos')
-          .set({
-            usage_objects: sql<number>`usage_objects + 1`,
-            usage_bytes: sql<number>`usage_bytes + ${size}`,
-          })
-          .where('id', '=', repoId)
-          .execute();
+        await run(
+          tx,
+          'usage',
+          () =>
+            tx
+              .updateTable('repos')
+              .set({
+                usage_objects: sql<number>`usage_objects + 1`,
+                usage_bytes: sql<number>`usage_bytes + ${0}`,
+              })
+              .where('id', '=', 0),
+          [size, repoId],
+        );
       }
-      await tx.deleteFrom('upload_offers').where('repo_id', '=', repoId).where('oid', '=', oid).execute();
+      await run(
+        tx,
+        'offer',
+        () => tx.deleteFrom('upload_offers').where('repo_id', '=', 0).where('oid', '=', ''),
+        [repoId, oid],
+      );
     });
   }
 
@@ -200,7 +239,12 @@ export class SqlLifecycleMetadata {
    */
   private async lockRepoForUsage(tx: Kysely<Database>, repoId: number): Promise<void> {
     if (this.dialect !== 'mysql') return;
-    await tx.selectFrom('repos').select('id').where('id', '=', repoId).forUpdate().execute();
+    await this.compiled.run(
+      tx,
+      'lock-repo-for-usage',
+      () => tx.selectFrom('repos').select('id').where('id', '=', 0).forUpdate(),
+      [repoId],
+    );
   }
 
   /** true when the link is new */
@@ -210,19 +254,25 @@ export class SqlLifecycleMetadata {
     oid: string,
     now: Date | string,
   ): Promise<boolean> {
-    const insert = tx.insertInto('repo_objects').values({ repo_id: repoId, oid, created_at: now });
+    const at = this.ts(new Date(0));
+    const insert = () => tx.insertInto('repo_objects').values({ repo_id: 0, oid: '', created_at: at });
     if (this.dialect === 'mysql') {
       // a duplicate-key error ends only the statement in MySQL, not the transaction
       try {
-        await insert.execute();
+        await this.compiled.run(tx, 'insert-link', insert, [repoId, oid, now]);
         return true;
       } catch (err) {
         if (isUniqueViolation(err)) return false;
         throw err;
       }
     }
-    const result = await insert.onConflict((c) => c.doNothing()).executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+    const result = await this.compiled.run(
+      tx,
+      'insert-link',
+      () => insert().onConflict((c) => c.doNothing()),
+      [repoId, oid, now],
+    );
+    return Number(result.numAffectedRows ?? 0n) > 0;
   }
 
   /** Unlinks `oids` from the repository, with its usage; returns what was unlinked. */

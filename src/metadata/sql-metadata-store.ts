@@ -9,7 +9,8 @@
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Compilable, CompiledQuery, Kysely } from 'kysely';
+import type { Compilable, Kysely } from 'kysely';
+import { CompiledQueries } from './compiled-queries.js';
 import type { DialectName } from './dialects.js';
 import { SqlLifecycleMetadata, type LinkOptions } from './lifecycle-metadata.js';
 import { AlreadyExistsError } from './metadata-store.js';
@@ -83,7 +84,7 @@ const TOKEN_COLUMNS = ['id', 'user_id', 'name', 'created_at', 'expires_at', 'rev
 export class SqlMetadataStore implements MetadataStore {
   #closing: Promise<void> | undefined;
   /** hot queries compiled once (runCompiled), by name */
-  private readonly compiled = new Map<string, CompiledQuery<unknown>>();
+  private readonly compiled = new CompiledQueries();
   readonly lifecycle: SqlLifecycleMetadata;
 
   constructor(
@@ -100,29 +101,13 @@ export class SqlMetadataStore implements MetadataStore {
     return this.meter?.stats();
   }
 
-  /**
-   * Runs a query of the hot path (every batch request) that is built and compiled only once, as
-   * `name`; each call supplies its `parameters`, in the order the SQL takes them. Building and
-   * compiling a Kysely query cost more than SQLite takes to run a primary-key lookup, and about
-   * half as much as the lookup of a hundred oids.
-   */
+  /** a hot-path query compiled once (compiled-queries.ts); returns its rows */
   private async runCompiled<R>(
     name: string,
     build: () => Compilable<R>,
     parameters: readonly unknown[],
   ): Promise<R[]> {
-    let query = this.compiled.get(name) as CompiledQuery<R> | undefined;
-    if (!query) {
-      query = build().compile();
-      if (query.parameters.length !== parameters.length) {
-        throw new Error(
-          `query ${name} takes ${query.parameters.length} parameters, not ${parameters.length}`,
-        );
-      }
-      this.compiled.set(name, query);
-    }
-    const { rows } = await this.db.executeQuery<R>({ ...query, parameters });
-    return rows;
+    return (await this.compiled.run(this.db, name, build, parameters)).rows;
   }
 
   // ---- repositories

@@ -1,8 +1,9 @@
 /**
  * The real git-lfs 3.3 client over `ssh://` against lfsd's built-in SSH server (issue 13): push,
  * clone (smudge), `git lfs pull --include`, `git lfs fetch --all`, lock and unlock, SHA-256 of every
- * file; once over pure SSH (git-lfs-transfer) and once with `--ssh-transfer false`, where the
- * client falls back to git-lfs-authenticate + HTTP. GIT_TRACE=1 shows which path it took. Then
+ * file, objects from 1 byte to 100 MB over pure SSH (to 20 MB over HTTP, whose large objects other
+ * tests cover); once over pure SSH (git-lfs-transfer) and once with `--ssh-transfer false`, where
+ * the client falls back to git-lfs-authenticate + HTTP. GIT_TRACE=1 shows which path it took. Then
  * the refusals a client meets: a read-only user pushing, no grant on a private repository, an
  * unknown key, a removed key.
  */
@@ -20,6 +21,8 @@ import { ed25519KeyPair } from '../helpers/ssh-keys.js';
 
 const MB = 1024 * 1024;
 const SIZES = [1, 100, MB + 7, 20 * MB];
+/** the pure SSH run also moves a 100 MB object (written in 1 MB pieces, never held whole) */
+const LARGEST_OVER_SSH = 100 * MB;
 const SMALL_FILES = 40;
 const POINTER = /^version https:\/\/git-lfs\.github\.com\/spec\/v1\n/;
 
@@ -39,6 +42,7 @@ for (const mode of ['pure SSH', 'git-lfs-authenticate + HTTP'] as const) {
     let dataDir: string;
     const expected = new Map<string, string>();
     const sshEnv = new Map<string, NodeJS.ProcessEnv>();
+    const sizes = mode === 'pure SSH' ? [...SIZES, LARGEST_OVER_SSH] : SIZES;
 
     const admin = (args: string[], input?: string) => lfsdAdmin([...args, '--data-dir', dataDir], { input });
     const git = (user: string, cwd: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>
@@ -77,10 +81,10 @@ for (const mode of ['pure SSH', 'git-lfs-authenticate + HTTP'] as const) {
         `[lfs]\n\turl = ssh://git@127.0.0.1:${port}/alice/assets.git\n`,
       );
       await mkdir(join(work, 'small'));
-      for (const size of SIZES) await writeRandomFile(join(work, `file-${size}.bin`), size);
+      for (const size of sizes) await writeRandomFile(join(work, `file-${size}.bin`), size);
       for (let i = 0; i < SMALL_FILES; i++)
         await writeFile(join(work, 'small', `f${i}.dat`), randomBytes(100 + i));
-      for (const size of SIZES)
+      for (const size of sizes)
         expected.set(`file-${size}.bin`, await sha256File(join(work, `file-${size}.bin`)));
       for (let i = 0; i < SMALL_FILES; i++)
         expected.set(`small/f${i}.dat`, await sha256File(join(work, 'small', `f${i}.dat`)));
@@ -107,14 +111,14 @@ for (const mode of ['pure SSH', 'git-lfs-authenticate + HTTP'] as const) {
       }
     }
 
-    void it('pushes objects from 1 byte to 20 MB and small files', async () => {
+    void it(`pushes objects from 1 byte to ${sizes.at(-1)! / MB} MB and small files`, async () => {
       const { stderr } = await git('alice', 'work', ['push', 'origin', 'main'], { GIT_TRACE: '1' });
       assertPath(stderr);
       const sessions = server.logs.filter((l) => l.msg === 'ssh session ended').length;
       const puts = server.logs.filter((l) => l.method === 'PUT' && l.status === 200).length;
       if (mode === 'pure SSH')
         assert.ok(sessions > 0 && puts === 0, `${sessions} SSH sessions, ${puts} PUTs`);
-      else assert.equal(puts, SIZES.length + SMALL_FILES, 'every object went over HTTP');
+      else assert.equal(puts, sizes.length + SMALL_FILES, 'every object went over HTTP');
     });
 
     void it('clones with smudge: every file has its original SHA-256', async () => {
@@ -147,14 +151,14 @@ for (const mode of ['pure SSH', 'git-lfs-authenticate + HTTP'] as const) {
 
     void it('locks and unlocks', async () => {
       const work = join(sandbox.root, 'work');
-      const { stderr } = await git('alice', work, ['lfs', 'lock', `file-${SIZES[0]}.bin`], {
+      const { stderr } = await git('alice', work, ['lfs', 'lock', `file-${sizes[0]}.bin`], {
         GIT_TRACE: '1',
       });
       if (mode === 'pure SSH') assert.doesNotMatch(stderr, /git-lfs-authenticate/);
       else assert.match(stderr, /git-lfs-authenticate/);
       const listed = await git('bob', join(sandbox.root, 'clone'), ['lfs', 'locks']);
-      assert.match(listed.stdout, new RegExp(`file-${SIZES[0]}\\.bin\\s+alice\\s+ID:\\d+`));
-      await git('alice', work, ['lfs', 'unlock', `file-${SIZES[0]}.bin`]);
+      assert.match(listed.stdout, new RegExp(`file-${sizes[0]}\\.bin\\s+alice\\s+ID:\\d+`));
+      await git('alice', work, ['lfs', 'unlock', `file-${sizes[0]}.bin`]);
       assert.equal((await git('bob', join(sandbox.root, 'clone'), ['lfs', 'locks'])).stdout.trim(), '');
     });
 

@@ -9,7 +9,7 @@
  *   --only 1,2,4        run only these figures (1-3, 6 and 14 share their setup; 7 needs LFSD_BENCH_S3=1;
  *                       14 needs nginx; 8 is sign-in cost; 10 fsck, 11 gc; 12 the web console's pages;
  *                       13 load: 64 clients under the limits, slowloris and idle connections;
- *                       15 git push/clone of small files over SSH vs HTTP)
+ *                       15 git push/clone of small files and a large one over SSH vs HTTP)
  *   --node-static       baseline downloads from the minimal Node static server even if nginx exists
  *   --cpu-prof DIR      run the lfsd servers under `node --cpu-prof`, profiles written to DIR
  *   --small-files N     files in figure 6's small-file repository (default 2,000, quick 200)
@@ -117,7 +117,7 @@ async function main() {
   if (config.quick) {
     report.notes.push(
       `Quick mode: ${sizeLabel(config.bigSize)} object for figures 1-3 (full: 1 GiB), ${sizeLabel(config.memory.size)} objects for figure 5 (full: 256 MiB), ` +
-        `${config.git.smallFiles} small files and ${sizeLabel(config.git.largeSize)} for figure 6 (full: 2,000 and 1 GiB), ${config.runs} runs.`,
+        `${config.git.smallFiles} small files and ${sizeLabel(config.git.largeSize)} for figures 6 and 15 (full: 2,000 and 1 GiB), ${config.runs} runs.`,
     );
   }
 

@@ -1,7 +1,8 @@
 /**
  * Figure 15, LFS over SSH: wall time of the real client's `git push` and `git clone` of many small
- * files with `lfs.url = ssh://...` against lfsd's built-in SSH server (git-lfs-transfer, the pure
- * SSH protocol, several channels over one multiplexed connection), next to the same commands over
+ * files and of one large file (1 GiB; quick mode: figure 6's smaller size) with
+ * `lfs.url = ssh://...` against lfsd's built-in SSH server (git-lfs-transfer, the pure SSH
+ * protocol, several channels over one multiplexed connection), next to the same commands over
  * HTTP (batch + PUT/GET) against the same server in the same run. Each run pushes to a fresh bare
  * remote and a fresh lfsd repository, so every object is uploaded every time.
  */
@@ -14,7 +15,7 @@ import { openMetadataStore } from '../../src/metadata/open-metadata-store.js';
 import { parsePublicKey } from '../../src/ssh/public-key.js';
 import { createGitSandbox } from '../../test/helpers/git.js';
 import { paired, type Bench } from '../lib/context.js';
-import { chunkOf } from '../lib/data.js';
+import { chunkOf, writeGeneratedFile } from '../lib/data.js';
 import { databaseUrl, PASSWORD, prepareDataDir, startServe, USER } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
@@ -52,9 +53,15 @@ async function addKey(dataDir: string, dir: string): Promise<string> {
   return path;
 }
 
+interface Repo {
+  name: string;
+  label: string;
+  work: string;
+}
+
 export async function sshFigure(bench: Bench): Promise<void> {
   const { config, report } = bench;
-  const { smallFiles, smallFileSize, runs } = config.git;
+  const { smallFiles, smallFileSize, largeSize, runs } = config.git;
   const dataDir = join(bench.root, 'ssh-data');
   await prepareDataDir(dataDir);
   const sandbox = await createGitSandbox({ username: USER, password: PASSWORD });
@@ -69,74 +76,100 @@ export async function sshFigure(bench: Bench): Promise<void> {
       `ssh -i ${keyPath} -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=no ` +
       `-o UserKnownHostsFile=/dev/null -o LogLevel=ERROR`,
   };
-  try {
-    const label = `${smallFiles.toLocaleString('en-US')} files of ${sizeLabel(smallFileSize)}`;
-    bench.log(`figure 15: preparing ${label}`);
-    const work = join(sandbox.root, 'work');
+  const makeRepo = async (name: string, track: string, fill: (work: string) => Promise<unknown>) => {
+    const work = join(sandbox.root, `work-${name}`);
     await sandbox.git(sandbox.root, ['init', '-q', work]);
-    await sandbox.git(work, ['lfs', 'track', 'files/*.dat']);
-    await mkdir(join(work, 'files'));
-    for (let i = 0; i < smallFiles; i++)
-      await writeFile(join(work, 'files', `f${i}.dat`), chunkOf(5000 + i, 0, smallFileSize));
+    await sandbox.git(work, ['lfs', 'track', track]);
+    await fill(work);
     await sandbox.git(work, ['add', '.']);
-    await sandbox.git(work, ['commit', '-q', '-m', 'small files']);
+    await sandbox.git(work, ['commit', '-q', '-m', name]);
+    return work;
+  };
+  try {
+    const smallLabel = `${smallFiles.toLocaleString('en-US')} files of ${sizeLabel(smallFileSize)}`;
+    const largeLabel = `one file of ${sizeLabel(largeSize)}`;
+    bench.log(`figure 15: preparing ${smallLabel} and ${largeLabel}`);
+    const repos: Repo[] = [
+      {
+        name: 'small',
+        label: smallLabel,
+        work: await makeRepo('small', 'files/*.dat', async (work) => {
+          await mkdir(join(work, 'files'));
+          for (let i = 0; i < smallFiles; i++)
+            await writeFile(join(work, 'files', `f${i}.dat`), chunkOf(5000 + i, 0, smallFileSize));
+        }),
+      },
+      {
+        name: 'large',
+        label: largeLabel,
+        work: await makeRepo('large', '*.bin', (work) =>
+          writeGeneratedFile(join(work, 'large.bin'), 15, largeSize),
+        ),
+      },
+    ];
 
-    const remote = (kind: string, run: number) => join(sandbox.root, `remote-${kind}-${run}.git`);
-    const url = (kind: string, run: number) =>
-      kind === 'ssh'
-        ? `lfs.url=ssh://git@127.0.0.1:${port}/${USER}/ssh-${run}.git`
-        : `lfs.url=${server.url}/${USER}/http-${run}.git/info/lfs`;
-    const timed = async (cwd: string, args: string[]) => {
-      const t0 = performance.now();
-      await sandbox.git(cwd, args, sshEnv);
-      return (performance.now() - t0) / 1000;
-    };
-    const push = async (kind: string, run: number) => {
-      await sandbox.git(sandbox.root, ['init', '-q', '--bare', remote(kind, run)]);
-      return timed(work, ['-c', url(kind, run), 'push', '-q', `file://${remote(kind, run)}`, 'main']);
-    };
-    const clone = async (kind: string, run: number) => {
-      const target = join(sandbox.root, `clone-${kind}-${run}`);
-      const seconds = await timed(sandbox.root, [
-        '-c',
-        url(kind, run),
-        'clone',
-        '-q',
-        `file://${remote(kind, run)}`,
-        target,
-      ]);
-      await rm(target, { recursive: true, force: true });
-      return seconds;
-    };
-    bench.log(`figure 15: ${label}: push over SSH and HTTP, ${runs} runs`);
-    const pushes = await paired(
-      runs,
-      (run) => push('ssh', run),
-      (run) => push('http', run),
-    );
-    bench.log(`figure 15: ${label}: clone over SSH and HTTP, ${runs} runs`);
-    const clones = await paired(
-      runs,
-      (run) => clone('ssh', run),
-      (run) => clone('http', run),
-    );
-    const baseline = 'the same command over HTTP (batch + PUT/GET), same server';
-    addRow(report, {
-      figure: '15',
-      measure: `git push over SSH (git-lfs-transfer), ${label}`,
-      unit: 's',
-      better: 'lower',
-      lfsd: summarize(pushes.a),
-      baseline: { label: baseline, summary: summarize(pushes.b) },
-    });
-    addRow(report, {
-      figure: '15',
-      measure: `git clone over SSH (git-lfs-transfer), ${label}`,
-      unit: 's',
-      better: 'lower',
-      lfsd: summarize(clones.a),
-      baseline: { label: baseline, summary: summarize(clones.b) },
-    });
+    for (const repo of repos) {
+      const remote = (kind: string, run: number) =>
+        join(sandbox.root, `remote-${repo.name}-${kind}-${run}.git`);
+      const url = (kind: string, run: number) =>
+        kind === 'ssh'
+          ? `lfs.url=ssh://git@127.0.0.1:${port}/${USER}/ssh-${repo.name}-${run}.git`
+          : `lfs.url=${server.url}/${USER}/http-${repo.name}-${run}.git/info/lfs`;
+      const timed = async (cwd: string, args: string[]) => {
+        const t0 = performance.now();
+        await sandbox.git(cwd, args, sshEnv);
+        return (performance.now() - t0) / 1000;
+      };
+      const push = async (kind: string, run: number) => {
+        await sandbox.git(sandbox.root, ['init', '-q', '--bare', remote(kind, run)]);
+        return timed(repo.work, ['-c', url(kind, run), 'push', '-q', `file://${remote(kind, run)}`, 'main']);
+      };
+      const clone = async (kind: string, run: number) => {
+        const target = join(sandbox.root, `clone-${repo.name}-${kind}-${run}`);
+        const seconds = await timed(sandbox.root, [
+          '-c',
+          url(kind, run),
+          'clone',
+          '-q',
+          `file://${remote(kind, run)}`,
+          target,
+        ]);
+        await rm(target, { recursive: true, force: true });
+        return seconds;
+      };
+      bench.log(`figure 15: ${repo.label}: push over SSH and HTTP, ${runs} runs`);
+      const pushes = await paired(
+        runs,
+        (run) => push('ssh', run),
+        (run) => push('http', run),
+      );
+      bench.log(`figure 15: ${repo.label}: clone over SSH and HTTP, ${runs} runs`);
+      const clones = await paired(
+        runs,
+        (run) => clone('ssh', run),
+        (run) => clone('http', run),
+      );
+      const baseline = 'the same command over HTTP (batch + PUT/GET), same server';
+      addRow(report, {
+        figure: '15',
+        measure: `git push over SSH (git-lfs-transfer), ${repo.label}`,
+        unit: 's',
+        better: 'lower',
+        lfsd: summarize(pushes.a),
+        baseline: { label: baseline, summary: summarize(pushes.b) },
+      });
+      addRow(report, {
+        figure: '15',
+        measure: `git clone over SSH (git-lfs-transfer), ${repo.label}`,
+        unit: 's',
+        better: 'lower',
+        lfsd: summarize(clones.a),
+        baseline: { label: baseline, summary: summarize(clones.b) },
+      });
+      for (let run = 0; run < runs; run++) {
+        for (const kind of ['ssh', 'http']) await rm(remote(kind, run), { recursive: true, force: true });
+      }
+    }
   } finally {
     await server.stop();
     await sandbox.cleanup();

@@ -25,6 +25,7 @@ import { TEMP_GRACE_MS } from '../storage/object-store.js';
 import type { SshServer } from '../ssh/ssh-server.js';
 import { buildDeps, buildSshDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
 import { trackConnections, type ConnectionTracker } from './idle-connections.js';
+import { collectGarbageWhenIdle } from './idle-memory.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -148,6 +149,7 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     },
     'lfsd listening',
   );
+  const idleCollector = collectGarbageWhenIdle({ inFlight: () => deps.inFlight?.size ?? 0 });
   let closing: Promise<void> | undefined;
   const server = { app, deps, url, metricsUrl, sshAddress };
   const open = { app, deps, connections: connections! };
@@ -155,7 +157,10 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   return {
     ...server,
     // SSH sessions drain alongside HTTP requests, under the same deadline
-    close: () => (closing ??= drain(open, ops, deadlineMs, logger, ssh?.drain(deadlineMs))),
+    close: () => {
+      idleCollector.close();
+      return (closing ??= drain(open, ops, deadlineMs, logger, ssh?.drain(deadlineMs)));
+    },
   };
 }
 

@@ -52,6 +52,7 @@ function configFrom(argv: string[]): { config: BenchConfig; only: Set<number>; k
       'cpu-prof': { type: 'string' },
       keep: { type: 'boolean', default: false },
       'small-files': { type: 'string' },
+      'server-node-args': { type: 'string' },
     },
   });
   const quick = values.quick ?? false;
@@ -89,7 +90,11 @@ function configFrom(argv: string[]): { config: BenchConfig; only: Set<number>; k
     },
     s3: { size: quick ? 64 * MiB : 256 * MiB },
     preferNodeStatic: values['node-static'] ?? false,
-    serverNodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : undefined,
+    serverNodeArgs: [
+      ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+      // e.g. V8 heap flags, to measure what they trade (README "Benchmarks")
+      ...(values['server-node-args']?.split(' ').filter(Boolean) ?? []),
+    ],
   };
   return { config, only, keep: values.keep ?? false };
 }

@@ -11,7 +11,7 @@ import { LfsClient } from '../lib/lfs-client.js';
 import { PASSWORD, USER, prepareDataDir, seedSmallObjects, startBenchServer } from '../lib/lfsd.js';
 import { runLoad, type LoadResult } from '../lib/load.js';
 import { addRow } from '../lib/report.js';
-import { cpuMs } from '../lib/rss.js';
+import { cpuMs } from '../../test/helpers/rss.js';
 import { percentile, summarize } from '../lib/stats.js';
 
 const REPO = `${USER}/batch`;

@@ -17,7 +17,7 @@ import { paired, type Bench } from '../lib/context.js';
 import { writeGeneratedFile } from '../lib/data.js';
 import { databaseUrl, objectPath, prepareDataDir, USER } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { readRss } from '../lib/rss.js';
+import { readRss } from '../../test/helpers/rss.js';
 import { MiB, summarize } from '../lib/stats.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));

@@ -27,7 +27,7 @@ import { openMetadataStore } from '../../src/metadata/open-metadata-store.js';
 import { paired, type Bench } from '../lib/context.js';
 import { databaseUrl, prepareDataDir, seedSmallObjects, startServe, type ServeProcess } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { readRss } from '../lib/rss.js';
+import { readRss } from '../../test/helpers/rss.js';
 import { MiB, percentile, summarize } from '../lib/stats.js';
 
 const USERS = 8;

@@ -12,7 +12,7 @@ import { generatedObject, generatedStream, type GeneratedObject } from '../lib/d
 import { LfsClient } from '../lib/lfs-client.js';
 import { PASSWORD, USER, prepareDataDir, removeStoredObject, startServe } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { readRss, resetPeak, sampleRss, treeRss } from '../lib/rss.js';
+import { readRss, resetPeak, sampleRss, treeRss } from '../../test/helpers/rss.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
 
 const REPO = `${USER}/memory`;

@@ -13,7 +13,7 @@ import type { GeneratedObject } from '../lib/data.js';
 import { LfsClient, checkedGet } from '../lib/lfs-client.js';
 import { PASSWORD, USER, startServe } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { cpuMs } from '../lib/rss.js';
+import { cpuMs } from '../../test/helpers/rss.js';
 import { mbPerSecond, sizeLabel, summarize } from '../lib/stats.js';
 
 export async function offloadFigure(

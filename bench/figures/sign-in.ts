@@ -22,7 +22,7 @@ import {
   type ServeProcess,
 } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { cpuMs } from '../lib/rss.js';
+import { cpuMs } from '../../test/helpers/rss.js';
 import { summarize } from '../lib/stats.js';
 
 const REPO = `${USER}/sign-in`;

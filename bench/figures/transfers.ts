@@ -17,7 +17,7 @@ import type { GeneratedObject } from '../lib/data.js';
 import { LfsClient, checkedGet } from '../lib/lfs-client.js';
 import { PASSWORD, USER, removeStoredObject, type ServeProcess } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { cpuMs } from '../lib/rss.js';
+import { cpuMs } from '../../test/helpers/rss.js';
 import { startStaticServer } from '../lib/static-server.js';
 import { mbPerSecond, sizeLabel, summarize } from '../lib/stats.js';
 

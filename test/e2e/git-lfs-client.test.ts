@@ -1,11 +1,10 @@
 // The real `git lfs` client against `lfsd serve` on its embedded default (issue: lfsd core).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { once } from 'node:events';
+import { writeRandomFile } from '../helpers/content.js';
 import { createGitSandbox, sha256File, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 
@@ -13,15 +12,6 @@ const MB = 1024 * 1024;
 const LARGE_SIZES = [1, 100, 4096, 1 * MB + 7, 10 * MB, 80 * MB];
 const SMALL_FILES = 150;
 const POINTER = /^version https:\/\/git-lfs\.github\.com\/spec\/v1\noid sha256:[0-9a-f]{64}\nsize \d+\n$/;
-
-async function writeRandomFile(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  for (let left = size; left > 0; left -= MB) {
-    if (!out.write(randomBytes(Math.min(MB, left)))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
 
 describe('git lfs client end to end', { timeout: 600_000 }, () => {
   let server: LfsdServer;

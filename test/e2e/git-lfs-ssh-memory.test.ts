@@ -5,12 +5,11 @@
  * either direction (VmHWM from /proc after resetting it, or VmRSS sampled every 20 ms).
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { chmod, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { writeRandomFile } from '../helpers/content.js';
 import { createGitSandbox, sha256File, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 import { readRss, samplePeak } from '../helpers/rss.js';
@@ -21,15 +20,6 @@ import { metric, scrape } from '../ops/ops-helpers.js';
 const MB = 1024 * 1024;
 const SIZE = 200 * MB;
 const LIMIT = 64 * MB;
-
-async function writeRandomFile(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  for (let left = size; left > 0; left -= MB) {
-    if (!out.write(randomBytes(Math.min(MB, left)))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
 
 const mb = (bytes: number) => `${(bytes / MB).toFixed(1)} MB`;
 

@@ -8,12 +8,11 @@
  * unknown key, a removed key.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { writeRandomFile } from '../helpers/content.js';
 import { createGitSandbox, sha256File, type GitSandbox } from '../helpers/git.js';
 import { lfsdAdmin, startLfsd, type LfsdServer } from '../helpers/lfsd-process.js';
 import { sshAddressOf } from '../helpers/ssh-client.js';
@@ -25,15 +24,6 @@ const SIZES = [1, 100, MB + 7, 20 * MB];
 const LARGEST_OVER_SSH = 100 * MB;
 const SMALL_FILES = 40;
 const POINTER = /^version https:\/\/git-lfs\.github\.com\/spec\/v1\n/;
-
-async function writeRandomFile(path: string, size: number): Promise<void> {
-  const out = createWriteStream(path);
-  for (let left = size; left > 0; left -= MB) {
-    if (!out.write(randomBytes(Math.min(MB, left)))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
 
 for (const mode of ['pure SSH', 'git-lfs-authenticate + HTTP'] as const) {
   void describe(`git lfs over ssh:// (${mode})`, { timeout: 300_000 }, () => {

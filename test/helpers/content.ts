@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 
 export interface TestObject {
   oid: string;
@@ -16,3 +18,19 @@ export function randomObject(size: number): TestObject {
 }
 
 export const LFS_JSON = 'application/vnd.git-lfs+json';
+
+const MiB = 1024 * 1024;
+
+/** random bytes streamed to `path`, 1 MiB at a time; resolves with their SHA-256 */
+export async function writeRandomFile(path: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  for (let left = size; left > 0; left -= MiB) {
+    const chunk = randomBytes(Math.min(MiB, left));
+    hash.update(chunk);
+    if (!out.write(chunk)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}

@@ -1,7 +1,7 @@
 /**
- * Resident memory of a child process from /proc/<pid>/status, for tests (as bench/lib/rss.ts):
- * VmRSS now, VmHWM the peak. Writing 5 to /proc/<pid>/clear_refs resets the peak (Linux >= 4.0);
- * a sampler also polls VmRSS in case the reset is refused.
+ * Resident memory of another process from /proc/<pid>/status: VmRSS now, VmHWM the peak. Writing
+ * 5 to /proc/<pid>/clear_refs resets the peak (Linux >= 4.0), so a peak can be measured over one
+ * phase; a sampler also polls VmRSS in case the reset is refused. For tests and the bench alike.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 
@@ -21,19 +21,14 @@ export function readRss(pid: number): Rss {
 export function resetPeak(pid: number): boolean {
   try {
     writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    const now = readRss(pid);
-    return now.hwm <= now.rss * 1.01 + 4096;
+    return readRss(pid).hwm <= readRss(pid).rss * 1.01 + 4096;
   } catch {
     return false;
   }
 }
 
-/**
- * Polls VmRSS every `intervalMs` from now; `stop()` returns the peak: VmHWM when `resetPeak`
- * succeeded just before, else the largest VmRSS sampled.
- */
-export function samplePeak(pid: number, intervalMs = 20): { readonly hwm: boolean; stop(): number } {
-  const reset = resetPeak(pid);
+/** Polls VmRSS every `intervalMs`; `stop()` returns the largest value seen and VmHWM. */
+export function sampleRss(pid: number, intervalMs = 20): { stop(): { maxSampled: number; hwm: number } } {
   let maxSampled = readRss(pid).rss;
   const timer = setInterval(() => {
     try {
@@ -43,13 +38,59 @@ export function samplePeak(pid: number, intervalMs = 20): { readonly hwm: boolea
     }
   }, intervalMs);
   return {
+    stop() {
+      clearInterval(timer);
+      let hwm = NaN;
+      try {
+        const now = readRss(pid);
+        maxSampled = Math.max(maxSampled, now.rss);
+        hwm = now.hwm;
+      } catch {
+        // gone
+      }
+      return { maxSampled, hwm };
+    },
+  };
+}
+
+/**
+ * The peak RSS of one phase, from now until `stop()`: VmHWM when the reset was accepted, else the
+ * largest VmRSS sampled every `intervalMs`.
+ */
+export function samplePeak(pid: number, intervalMs = 20): { readonly hwm: boolean; stop(): number } {
+  const reset = resetPeak(pid);
+  const sampler = sampleRss(pid, intervalMs);
+  return {
     /** whether the peak comes from VmHWM (reset accepted) rather than from samples alone */
     hwm: reset,
     stop() {
-      clearInterval(timer);
-      const now = readRss(pid);
-      maxSampled = Math.max(maxSampled, now.rss);
-      return reset ? Math.max(now.hwm, maxSampled) : maxSampled;
+      const { maxSampled, hwm } = sampler.stop();
+      return reset && Number.isFinite(hwm) ? Math.max(hwm, maxSampled) : maxSampled;
     },
   };
+}
+
+/**
+ * CPU time (user + system) the process and its live child processes (the workers of an
+ * `lfsd serve --workers N`) have used so far, in ms (10 ms resolution).
+ */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticksPerSecond = 100; // USER_HZ on Linux
+  const own = ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
+  return own + childPids(pid).reduce((sum, child) => sum + cpuMs(child), 0);
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return []; // gone, or a kernel without the children file
+  }
+}
+
+/** VmRSS of the process and of its live child processes (an `lfsd serve --workers N`), summed */
+export function treeRss(pid: number): number {
+  return readRss(pid).rss + childPids(pid).reduce((sum, child) => sum + treeRss(child), 0);
 }

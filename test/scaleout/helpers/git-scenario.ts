@@ -4,14 +4,10 @@
  * compared with the originals by SHA-256.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { writeRandomFile } from '../../helpers/content.js';
 import { sha256File, type GitSandbox } from '../../helpers/git.js';
-
-const MB = 1024 * 1024;
 
 export interface LfsFile {
   path: string;
@@ -25,19 +21,7 @@ export interface WorkTree {
   expected: Map<string, string>;
 }
 
-/** random bytes streamed to `path`, 1 MiB at a time; resolves with their SHA-256 */
-export async function writeRandomFile(path: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let left = size; left > 0; left -= MB) {
-    const chunk = randomBytes(Math.min(MB, left));
-    hash.update(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return hash.digest('hex');
-}
+export { writeRandomFile };
 
 /** `name` (work tree) and `name.git` (bare remote) under the sandbox, with `files` committed */
 export async function createWorkTree(

@@ -19,9 +19,8 @@ import { sshAddressOf } from '../helpers/ssh-client.js';
 import { ed25519KeyPair } from '../helpers/ssh-keys.js';
 
 const MB = 1024 * 1024;
-const SIZES = [1, 100, MB + 7, 20 * MB];
-/** the pure SSH run also moves a 100 MB object (written in 1 MB pieces, never held whole) */
-const LARGEST_OVER_SSH = 100 * MB;
+/** 1 byte to 100 MB (the largest written in 1 MB pieces, never held whole), both ways in */
+const SIZES = [1, 100, MB + 7, 20 * MB, 100 * MB];
 const SMALL_FILES = 40;
 const POINTER = /^version https:\/\/git-lfs\.github\.com\/spec\/v1\n/;
 
@@ -32,7 +31,7 @@ for (const mode of ['pure SSH', 'git-lfs-authenticate + HTTP'] as const) {
     let dataDir: string;
     const expected = new Map<string, string>();
     const sshEnv = new Map<string, NodeJS.ProcessEnv>();
-    const sizes = mode === 'pure SSH' ? [...SIZES, LARGEST_OVER_SSH] : SIZES;
+    const sizes = SIZES;
 
     const admin = (args: string[], input?: string) => lfsdAdmin([...args, '--data-dir', dataDir], { input });
     const git = (user: string, cwd: string, args: string[], extra: NodeJS.ProcessEnv = {}) =>

@@ -144,6 +144,52 @@ store.copyObject = async (srcBucket, srcKey, destBucket, destKey, replacementMet
   }
 };
 
+// s3rver writes an object or a part through a file stream with no 'error' listener: when a delete
+// removes the key's emptied directory between s3rver's mkdir and its open (lfsd's gc deleting an
+// object while an upload of the same oid runs), ENOENT was thrown uncaught and s3rver died, which
+// a test saw as ECONNREFUSED. The same steps with every error handled: an object's open is retried
+// after making its directory again (a PUT creates the key whatever was deleted meanwhile); a part
+// whose upload was aborted meanwhile fails its request.
+const crypto = require('crypto');
+const { pipeline } = require('stream/promises');
+async function writeHashed(filePath, content, recreateDirectory) {
+  let handle;
+  for (let attempt = 1; !handle; attempt++) {
+    if (recreateDirectory) await fs.promises.mkdir(path.dirname(filePath), { recursive: true });
+    try {
+      handle = await fs.promises.open(filePath, 'w');
+    } catch (err) {
+      if (err.code !== 'ENOENT' || !recreateDirectory || attempt >= 5) throw err;
+    }
+  }
+  const md5 = crypto.createHash('md5');
+  let size = 0;
+  await pipeline(
+    Buffer.isBuffer(content) ? [content] : content,
+    async function* (chunks) {
+      for await (const chunk of chunks) {
+        md5.update(chunk);
+        size += chunk.length;
+        yield chunk;
+      }
+    },
+    fs.createWriteStream(filePath, { fd: handle }),
+  );
+  return { size, md5: md5.digest('hex') };
+}
+store.putObject = async (object) => {
+  const objectPath = store.getResourcePath(object.bucket, object.key, 'object');
+  const { size, md5 } = await writeHashed(objectPath, object.content, true);
+  await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+  return { size, md5 };
+};
+store.putPart = async (bucket, uploadId, partNumber, content) => {
+  const partPath = path.join(uploadsDir(bucket), uploadId, String(partNumber));
+  const { size, md5 } = await writeHashed(partPath, content, false);
+  await fs.promises.writeFile(partPath + '.md5', md5);
+  return { size, md5 };
+};
+
 // Koa composes app.middleware when the server starts: put the shim just before s3rver's router.
 server.middleware.splice(server.middleware.length - 1, 0, multipartShim);
 

@@ -40,6 +40,7 @@ import {
   type StoredObject,
   StoreError,
 } from './object-store.js';
+import { keepFreedHeapMemory } from './malloc-trim.js';
 import { createS3Client, type S3ClientOptions } from './s3-client.js';
 import { httpStatusOf, isNotFound } from './s3-errors.js';
 import { partSizeFor, uploadStream } from './s3-upload.js';
@@ -97,6 +98,8 @@ export class S3Store implements ObjectStore {
     this.keyPattern = new RegExp(`^${escapeRegExp(this.prefix)}([0-9a-f]{2})/([0-9a-f]{2})/([0-9a-f]{64})$`);
     this.ownsClient = options.client === undefined;
     this.client = options.client ?? createS3Client(options);
+    // downloads stream through Node's HTTP client, which allocates two buffers per 64 KiB: see malloc-trim.ts
+    keepFreedHeapMemory();
   }
 
   /** The S3 key of an oid (exposed for tests and tools). */

@@ -106,6 +106,8 @@ const BEGIN_IMMEDIATE = CompiledQuery.raw('begin immediate');
 const COMMIT = CompiledQuery.raw('commit');
 const ROLLBACK = CompiledQuery.raw('rollback');
 const TRANSACTION_ATTEMPTS = 5;
+/** the value compiled statements are built with where a timestamp goes (each run passes its own) */
+const PLACEHOLDER_TIME = '1970-01-01 00:00:00';
 
 /** What the rest of lfsd uses (MetadataStore.lifecycle). */
 export type LifecycleMetadata = Omit<SqlLifecycleMetadata, 'write' | 'releaseRepo'>;
@@ -170,7 +172,8 @@ export class SqlLifecycleMetadata {
     // parameters in the order of the SQL
     const run = <R>(tx: Kysely<Database>, name: string, build: () => Compilable<R>, parameters: unknown[]) =>
       this.compiled.run(tx, `link-${name}`, build, parameters);
-    const at = this.ts(new Date(0));
+    // a placeholder for the timestamp parameters, used when a statement is first compiled
+    const at = PLACEHOLDER_TIME;
     await this.write(async (tx) => {
       const now = this.ts(new Date());
       await this.lockRepoForUsage(tx, repoId);
@@ -254,8 +257,8 @@ export class SqlLifecycleMetadata {
     oid: string,
     now: Date | string,
   ): Promise<boolean> {
-    const at = this.ts(new Date(0));
-    const insert = () => tx.insertInto('repo_objects').values({ repo_id: 0, oid: '', created_at: at });
+    const insert = () =>
+      tx.insertInto('repo_objects').values({ repo_id: 0, oid: '', created_at: PLACEHOLDER_TIME });
     if (this.dialect === 'mysql') {
       // a duplicate-key error ends only the statement in MySQL, not the transaction
       try {

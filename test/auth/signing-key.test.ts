@@ -158,7 +158,8 @@ describe('the key file in the data dir', () => {
           let err = '';
           child.stdout.on('data', (c: Buffer) => (out += c.toString()));
           child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-          const [code] = (await once(child, 'exit')) as [number];
+          // 'close', not 'exit': the output may still be in the pipe when the child exits
+          const [code] = (await once(child, 'close')) as [number];
           assert.equal(code, 0, err);
           return out;
         }),

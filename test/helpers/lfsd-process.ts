@@ -102,7 +102,8 @@ export async function lfsdAdmin(
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   child.stdin.end(options.input ?? '');
-  const [code] = (await once(child, 'exit')) as [number | null];
+  // 'close', not 'exit': the output may still be in the pipes when the child exits
+  const [code] = (await once(child, 'close')) as [number | null];
   if (code !== 0) throw new Error(`lfsd ${args.join(' ')} exited with ${code}: ${stderr}`);
   return stdout;
 }

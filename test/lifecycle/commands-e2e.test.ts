@@ -73,7 +73,8 @@ for (const setup of SETUPS) {
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.stdin.end(input);
-      const [code] = (await once(child, 'exit')) as [number | null];
+      // 'close', not 'exit': the output may still be in the pipes when the child exits
+      const [code] = (await once(child, 'close')) as [number | null];
       return { code, stdout, stderr };
     }
 

@@ -59,7 +59,8 @@ void describe('lfsd ssh-command', { timeout: 120_000 }, () => {
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.stdin.end(input);
-    const [code] = (await once(child, 'exit')) as [number | null];
+    // 'close', not 'exit': the output may still be in the pipes when the child exits
+    const [code] = (await once(child, 'close')) as [number | null];
     return { code, stdout: Buffer.concat(out), stderr };
   }
 

@@ -38,9 +38,14 @@ export class TransferTokens {
    * the largest cost of planning a batch.
    */
   private readonly stepSeconds: number;
-  /** signed text (scope and expiry) -> token, for the current step */
-  private tokens = new Map<string, string>();
+  /**
+   * tokens of the current step: (operation, repository, credential) -> oid -> size and token.
+   * Keyed by the oid string itself rather than by the whole signed text: building a 200-character
+   * key per object cost about as much as the rest of remembering (a 100-object batch asks 100)
+   */
+  private tokens = new Map<string, Map<string, { size: number; token: string }>>();
   private tokensExpiry = 0;
+  private remembered = 0;
 
   constructor(
     private readonly secret: string,
@@ -92,17 +97,23 @@ export class TransferTokens {
   }
 
   private rememberedToken(scope: TransferScope, expiry: number): string {
-    if (expiry !== this.tokensExpiry || this.tokens.size >= MAX_REMEMBERED) {
+    if (expiry !== this.tokensExpiry || this.remembered >= MAX_REMEMBERED) {
       // a new step makes every remembered token useless: forget them all at once
       this.tokens = new Map();
       this.tokensExpiry = expiry;
+      this.remembered = 0;
     }
-    const text = signedText(scope, expiry);
-    let token = this.tokens.get(text);
-    if (token === undefined) {
-      token = `${expiry}.${scope.size}.${scope.credential}.${this.sign(text)}`;
-      this.tokens.set(text, token);
+    const group = `${scope.operation}\n${scope.repoPath}\n${scope.credential}`;
+    let byOid = this.tokens.get(group);
+    if (!byOid) {
+      byOid = new Map();
+      this.tokens.set(group, byOid);
     }
+    const known = byOid.get(scope.oid);
+    if (known?.size === scope.size) return known.token;
+    const token = `${expiry}.${scope.size}.${scope.credential}.${this.sign(signedText(scope, expiry))}`;
+    if (!known) this.remembered++;
+    byOid.set(scope.oid, { size: scope.size, token });
     return token;
   }
 

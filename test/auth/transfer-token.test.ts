@@ -53,6 +53,12 @@ describe('TransferTokens', () => {
     ];
     const issued = variants.map((v) => tokens.issue(v));
     assert.equal(new Set([base, ...issued]).size, 6);
+    // asked again after every variant (one oid with another size among them): the same tokens
+    assert.equal(tokens.issue(scope), base);
+    assert.deepEqual(
+      variants.map((v) => tokens.issue(v)),
+      issued,
+    );
     variants.forEach((v, i) => {
       // size and credential are carried by the token and answered by verify; the rest must match
       const opened = tokens.verify(issued[i]!, scope);

@@ -6,15 +6,22 @@
  *   POST /__bench/json    the trivial baseline: parses the request body like the batch route
  *                         and returns the stored answer, serialized again, with no auth, no
  *                         database and no planning
+ *   /__bench/null/...     a null LFS endpoint for pushes (figure 6): its batch offers every object
+ *                         for upload, its PUT reads the body and keeps nothing (no auth, no hash, no
+ *                         disk, no database), and its lock verification finds no locks. What a push
+ *                         to it costs is git's, git-lfs's and HTTP's share of a push to any server
  * Usage: node dist/bench/bench-server.js <data-dir> [workers]; prints `{"benchServer":"http://..."}`
  * (every worker does; they share the port).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { join } from 'node:path';
 import { loadSettings } from '../src/config/load-settings.js';
 import { buildApp } from '../src/http/app.js';
-import { sendLfsJson } from '../src/http/lfs-json.js';
+import { LFS_JSON, sendLfsJson } from '../src/http/lfs-json.js';
 import { createLogger } from '../src/observability/logger.js';
 import { buildDeps, publicUrlOf } from '../src/server/build-deps.js';
 import { isClusterWorker, joinCluster, runPrimary } from '../src/server/cluster.js';
@@ -61,6 +68,8 @@ async function main() {
     });
   });
 
+  void app.register(nullLfsEndpoint, { jsonBodyLimit: settings.jsonBodyLimit });
+
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
   deps.publicUrl = `http://127.0.0.1:${port}`;
@@ -75,6 +84,48 @@ async function main() {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   cluster?.serving(deps.metrics, stop);
+}
+
+const NULL_BASE = '/__bench/null';
+
+/** The null LFS endpoint (see the top of this file); the client's `lfs.url` is `<server>/__bench/null`. */
+async function nullLfsEndpoint(scope: FastifyInstance, options: { jsonBodyLimit: number }): Promise<void> {
+  scope.removeAllContentTypeParsers();
+  scope.addContentTypeParser(
+    [LFS_JSON, 'application/json'],
+    { parseAs: 'string', bodyLimit: options.jsonBodyLimit },
+    (_req, body, done) => {
+      try {
+        done(null, JSON.parse(body as string));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    },
+  );
+  // object bodies stay streams: the PUT reads them to the end and drops every chunk
+  scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  scope.post(`${NULL_BASE}/objects/batch`, async (request, reply) => {
+    const { objects } = request.body as { objects: { oid: string; size: number }[] };
+    const base = `http://${request.headers.host ?? ''}${NULL_BASE}`;
+    return sendLfsJson(reply, 200, {
+      transfer: 'basic',
+      objects: objects.map(({ oid, size }) => ({
+        oid,
+        size,
+        actions: { upload: { href: `${base}/put/${oid}`, expires_in: 3600 } },
+      })),
+      hash_algo: 'sha256',
+    });
+  });
+  scope.post(`${NULL_BASE}/locks/verify`, async (_request, reply) =>
+    sendLfsJson(reply, 200, { ours: [], theirs: [] }),
+  );
+  scope.put(`${NULL_BASE}/put/:oid`, async (request, reply) => {
+    const body = request.body as Readable;
+    body.resume(); // read every chunk and keep none
+    await finished(body);
+    return reply.code(200).send();
+  });
 }
 
 main().catch((err: unknown) => {

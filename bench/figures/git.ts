@@ -9,6 +9,11 @@
  * difference is what the transfer through lfsd adds (for a large push, hashing and writing every
  * byte with an fsync: compare figure 1). Each run pushes to a fresh bare remote and a fresh lfsd
  * repository, so every object is uploaded every time.
+ *
+ * Pushes also go to a null LFS endpoint (bench/bench-server.ts: a Fastify server in the same Node
+ * that offers every object and drops its bytes), against the file:// baseline in runs of their own:
+ * the share of a push that HTTP and the client cost whatever the server does, so lfsd's own share
+ * is the difference between the two lfsd-side figures.
  */
 import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,7 +21,7 @@ import { performance } from 'node:perf_hooks';
 import { createGitSandbox, type GitSandbox } from '../../test/helpers/git.js';
 import { paired, type Bench } from '../lib/context.js';
 import { chunkOf } from '../lib/data.js';
-import { PASSWORD, USER, type ServeProcess } from '../lib/lfsd.js';
+import { PASSWORD, USER, prepareDataDir, startBenchServer, type ServeProcess } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
 
@@ -50,6 +55,9 @@ export async function gitFigure(
   const { config, report } = bench;
   const { smallFiles, smallFileSize, runs } = config.git;
   const sandbox = await createGitSandbox({ username: USER, password: PASSWORD });
+  const nullDir = join(bench.root, 'null-endpoint-data');
+  await prepareDataDir(nullDir);
+  const nullServer = await startBenchServer(nullDir, 1, config.serverNodeArgs);
   try {
     bench.log(
       `figure 6: preparing ${smallFiles} files of ${sizeLabel(smallFileSize)} and one of ${sizeLabel(largeSize)}`,
@@ -81,7 +89,8 @@ export async function gitFigure(
       const remote = (kind: string, run: number) =>
         join(sandbox.root, `remote-${repo.name}-${kind}-${run}.git`);
       const lfsdUrl = (run: number) => `lfs.url=${server.url}/${USER}/git-${repo.name}-${run}.git/info/lfs`;
-      const fileUrl = (run: number) => `lfs.url=file://${remote('file', run)}`;
+      const fileUrl = (run: number, kind = 'file') => `lfs.url=file://${remote(kind, run)}`;
+      const nullUrl = `lfs.url=${nullServer.url}/__bench/null`;
       const push = async (kind: string, run: number, url: string) => {
         await sandbox.git(sandbox.root, ['init', '-q', '--bare', remote(kind, run)]);
         // a file:// remote: git-lfs's standalone file transfer takes its path from the remote URL
@@ -106,6 +115,12 @@ export async function gitFigure(
         (run) => push('lfsd', run, lfsdUrl(run)),
         (run) => push('file', run, fileUrl(run)),
       );
+      bench.log(`figure 6: ${repo.label}: push to a null LFS endpoint, ${runs} runs`);
+      const nullPushes = await paired(
+        runs,
+        (run) => push('null', run, nullUrl),
+        (run) => push('file-null', run, fileUrl(run, 'file-null')),
+      );
       bench.log(`figure 6: ${repo.label}: clone, ${runs} runs`);
       const clones = await paired(
         runs,
@@ -123,6 +138,14 @@ export async function gitFigure(
       });
       addRow(report, {
         figure: '6',
+        measure: `git push, ${repo.label}, to a null LFS endpoint (not lfsd: it stores nothing)`,
+        unit: 's',
+        better: 'lower',
+        lfsd: summarize(nullPushes.a),
+        baseline: { label: baseline, summary: summarize(nullPushes.b) },
+      });
+      addRow(report, {
+        figure: '6',
         measure: `git clone, ${repo.label}`,
         unit: 's',
         better: 'lower',
@@ -130,10 +153,12 @@ export async function gitFigure(
         baseline: { label: baseline, summary: summarize(clones.b) },
       });
       for (let run = 0; run < runs; run++) {
-        for (const kind of ['lfsd', 'file']) await rm(remote(kind, run), { recursive: true, force: true });
+        for (const kind of ['lfsd', 'file', 'null', 'file-null'])
+          await rm(remote(kind, run), { recursive: true, force: true });
       }
     }
   } finally {
+    await nullServer.stop();
     await sandbox.cleanup();
   }
 }

@@ -19,6 +19,7 @@ import { copyFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createGitSandbox, type GitSandbox } from '../../test/helpers/git.js';
+import { cpuMs } from '../../test/helpers/rss.js';
 import { paired, type Bench } from '../lib/context.js';
 import { chunkOf } from '../lib/data.js';
 import { PASSWORD, USER, prepareDataDir, startBenchServer, type ServeProcess } from '../lib/lfsd.js';
@@ -62,9 +63,10 @@ export async function gitFigure(
     bench.log(
       `figure 6: preparing ${smallFiles} files of ${sizeLabel(smallFileSize)} and one of ${sizeLabel(largeSize)}`,
     );
-    const repos: Repo[] = [
+    const repos: (Repo & { objects: number })[] = [
       {
         name: 'small',
+        objects: smallFiles,
         label: `${smallFiles.toLocaleString('en-US')} files of ${sizeLabel(smallFileSize)}`,
         work: await makeRepo(sandbox, 'small', 'files/*.dat', async (work) => {
           await mkdir(join(work, 'files'));
@@ -74,6 +76,7 @@ export async function gitFigure(
       },
       {
         name: 'large',
+        objects: 1,
         label: `one file of ${sizeLabel(largeSize)}`,
         work: await makeRepo(sandbox, 'large', '*.bin', (work) =>
           copyFile(largeSource, join(work, 'large.bin')),
@@ -109,16 +112,24 @@ export async function gitFigure(
         await rm(target, { recursive: true, force: true });
         return seconds;
       };
+      // the CPU time (user + system, all threads) the server spent per object during each push
+      const cpuPerObject: Record<'lfsd' | 'null', number[]> = { lfsd: [], null: [] };
+      const measuredPush = async (kind: 'lfsd' | 'null', pid: number, run: number, url: string) => {
+        const cpu0 = cpuMs(pid);
+        const seconds = await push(kind, run, url);
+        cpuPerObject[kind].push((cpuMs(pid) - cpu0) / repo.objects);
+        return seconds;
+      };
       bench.log(`figure 6: ${repo.label}: push, ${runs} runs`);
       const pushes = await paired(
         runs,
-        (run) => push('lfsd', run, lfsdUrl(run)),
+        (run) => measuredPush('lfsd', server.pid, run, lfsdUrl(run)),
         (run) => push('file', run, fileUrl(run)),
       );
       bench.log(`figure 6: ${repo.label}: push to a null LFS endpoint, ${runs} runs`);
       const nullPushes = await paired(
         runs,
-        (run) => push('null', run, nullUrl),
+        (run) => measuredPush('null', nullServer.pid, run, nullUrl),
         (run) => push('file-null', run, fileUrl(run, 'file-null')),
       );
       bench.log(`figure 6: ${repo.label}: clone, ${runs} runs`);
@@ -143,6 +154,14 @@ export async function gitFigure(
         better: 'lower',
         lfsd: summarize(nullPushes.a),
         baseline: { label: baseline, summary: summarize(nullPushes.b) },
+      });
+      addRow(report, {
+        figure: '6',
+        measure: `server CPU time per object pushed, ${repo.label}`,
+        unit: 'ms',
+        better: 'lower',
+        lfsd: summarize(cpuPerObject.lfsd),
+        baseline: { label: 'the null LFS endpoint', summary: summarize(cpuPerObject.null) },
       });
       addRow(report, {
         figure: '6',

@@ -15,6 +15,7 @@ import { addRow } from '../lib/report.js';
 import { s3rverClientConfig, s3ServeArgs, startS3rver } from '../../test/helpers/s3rver.js';
 import { S3RVER_ENV } from '../../test/scaleout/helpers/s3-env.js';
 import { mbPerSecond, sizeLabel, summarize } from '../lib/stats.js';
+import { minorFaults } from '../../test/helpers/rss.js';
 
 export async function s3Figure(bench: Bench): Promise<void> {
   const { config, report } = bench;
@@ -32,7 +33,7 @@ export async function s3Figure(bench: Bench): Promise<void> {
       env: { ...S3RVER_ENV, AWS_REGION: 'us-east-1' },
     });
     try {
-      await measureS3(bench, server.url, s3.endpoint, s3.bucket);
+      await measureS3(bench, server, s3.endpoint, s3.bucket);
     } finally {
       await server.stop();
     }
@@ -41,7 +42,13 @@ export async function s3Figure(bench: Bench): Promise<void> {
   }
 }
 
-async function measureS3(bench: Bench, serverUrl: string, endpoint: string, bucket: string): Promise<void> {
+async function measureS3(
+  bench: Bench,
+  server: { url: string; pid: number },
+  endpoint: string,
+  bucket: string,
+): Promise<void> {
+  const serverUrl = server.url;
   const { config, report } = bench;
   const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
   const { Upload } = await import('@aws-sdk/lib-storage');
@@ -76,10 +83,18 @@ async function measureS3(bench: Bench, serverUrl: string, endpoint: string, buck
           }).done(),
         ),
     );
+    // lfsd's minor page faults per MB proxied (src/storage/malloc-trim.ts: 270-360 before its fix)
+    const faultsPerMB: number[] = [];
     const downloads = await paired(
       config.runs,
-      (run) =>
-        timed(() => new LfsClient(repoUrl(run), USER, PASSWORD).download(object, { expect: object.size })),
+      async (run) => {
+        const faults0 = minorFaults(server.pid);
+        const rate = await timed(() =>
+          new LfsClient(repoUrl(run), USER, PASSWORD).download(object, { expect: object.size }),
+        );
+        faultsPerMB.push((minorFaults(server.pid) - faults0) / (object.size / 1e6));
+        return rate;
+      },
       () =>
         timed(async () => {
           const url = await getSignedUrl(sdk, new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -102,6 +117,13 @@ async function measureS3(bench: Bench, serverUrl: string, endpoint: string, buck
       better: 'higher',
       lfsd: summarize(downloads.a),
       baseline: { label: baseline, summary: summarize(downloads.b) },
+    });
+    addRow(report, {
+      figure: '7',
+      measure: `lfsd minor page faults per MB, S3 proxy download ${label}`,
+      unit: 'faults/MB',
+      better: 'lower',
+      lfsd: summarize(faultsPerMB),
     });
     report.notes.push('Figure 7: S3 is s3rver (a Node test double) on loopback; it bounds both sides.');
   } finally {

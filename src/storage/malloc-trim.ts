@@ -27,6 +27,11 @@ const ALMOST_32_MIB = 32 * 1024 * 1024 - 64 * 1024;
 
 let done = false;
 
+/** whether this process has raised the threshold (tests) */
+export function heapMemoryKept(): boolean {
+  return done;
+}
+
 /** Raises glibc's malloc trim threshold to its dynamic maximum; once per process. */
 export function keepFreedHeapMemory(): void {
   if (done) return;

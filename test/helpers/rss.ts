@@ -75,11 +75,22 @@ export function samplePeak(pid: number, intervalMs = 20): { readonly hwm: boolea
  * `lfsd serve --workers N`) have used so far, in ms (10 ms resolution).
  */
 export function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const fields = statFields(pid);
   const ticksPerSecond = 100; // USER_HZ on Linux
   const own = ((Number(fields[11]) + Number(fields[12])) * 1000) / ticksPerSecond;
   return own + childPids(pid).reduce((sum, child) => sum + cpuMs(child), 0);
+}
+
+/** Minor page faults of the process and of its live child processes so far. */
+export function minorFaults(pid: number): number {
+  const own = Number(statFields(pid)[7]);
+  return own + childPids(pid).reduce((sum, child) => sum + minorFaults(child), 0);
+}
+
+/** the fields of /proc/<pid>/stat after the command name: [0] is the state (field 3 in proc(5)) */
+function statFields(pid: number): string[] {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 function childPids(pid: number): number[] {

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs every compiled test file (dist/test/**/*.test.js) with Node's built-in test runner.
-// Node 20 has no glob support in `node --test`, so the files are listed here.
+// Node 20 has no glob support in `node --test`, so the files are listed here. Only files whose
+// source (test/**/*.test.ts) still exists: tsc leaves the output of a removed test in dist/.
 // Usage: node scripts/run-tests.mjs [substring ...]   (only files whose path contains one of them)
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -15,7 +16,10 @@ function findTests(dir) {
 }
 
 const filters = process.argv.slice(2);
+/** test/x/y.test.ts for dist/test/x/y.test.js */
+const sourceOf = (file) => file.replace(/^dist[\\/]/, '').replace(/\.js$/, '.ts');
 const files = findTests('dist/test')
+  .filter((file) => existsSync(sourceOf(file)))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 if (files.length === 0) {

@@ -6,7 +6,7 @@
  * 17-70 without it in a test process, so no limit separated them every time).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -17,7 +17,12 @@ import { S3Store } from '../../src/storage/s3-store.js';
 void describe('malloc trim threshold', () => {
   void it('is left alone by a disk store and raised once an S3Store is built', async () => {
     assert.equal(heapMemoryKept(), false, 'nothing raised it at import');
-    new DiskStore({ root: mkdtempSync(join(tmpdir(), 'lfsd-trim-')) });
+    const root = mkdtempSync(join(tmpdir(), 'lfsd-trim-'));
+    try {
+      new DiskStore({ root });
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
     assert.equal(heapMemoryKept(), false, 'a disk store does not raise it');
     // never contacted: building the store sends no request
     const store = new S3Store({

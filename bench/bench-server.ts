@@ -14,7 +14,7 @@
  * (every worker does; they share the port).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -46,17 +46,7 @@ async function main() {
   let canned: unknown;
   void app.register(async (bench) => {
     bench.removeAllContentTypeParsers();
-    bench.addContentTypeParser(
-      '*',
-      { parseAs: 'string', bodyLimit: settings.jsonBodyLimit },
-      (_req, body, done) => {
-        try {
-          done(null, JSON.parse(body as string));
-        } catch (err) {
-          done(err as Error, undefined);
-        }
-      },
-    );
+    bench.addContentTypeParser('*', { parseAs: 'string', bodyLimit: settings.jsonBodyLimit }, parseJson);
     bench.post('/__bench/canned', async (request, reply) => {
       writeFileSync(cannedFile, JSON.stringify(request.body));
       canned = request.body;
@@ -86,6 +76,19 @@ async function main() {
   cluster?.serving(deps.metrics, stop);
 }
 
+/** the JSON body parser of the bench's routes (a body Fastify read as a string) */
+function parseJson(
+  _request: FastifyRequest,
+  body: string | Buffer,
+  done: (err: Error | null, body?: unknown) => void,
+): void {
+  try {
+    done(null, JSON.parse(body as string));
+  } catch (err) {
+    done(err as Error, undefined);
+  }
+}
+
 const NULL_BASE = '/__bench/null';
 
 /** The null LFS endpoint (see the top of this file); the client's `lfs.url` is `<server>/__bench/null`. */
@@ -94,13 +97,7 @@ async function nullLfsEndpoint(scope: FastifyInstance, options: { jsonBodyLimit:
   scope.addContentTypeParser(
     [LFS_JSON, 'application/json'],
     { parseAs: 'string', bodyLimit: options.jsonBodyLimit },
-    (_req, body, done) => {
-      try {
-        done(null, JSON.parse(body as string));
-      } catch (err) {
-        done(err as Error, undefined);
-      }
-    },
+    parseJson,
   );
   // object bodies stay streams: the PUT reads them to the end and drops every chunk
   scope.addContentTypeParser('*', (_req, payload, done) => done(null, payload));

@@ -48,7 +48,6 @@ async function measureS3(
   endpoint: string,
   bucket: string,
 ): Promise<void> {
-  const serverUrl = server.url;
   const { config, report } = bench;
   const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
   const { Upload } = await import('@aws-sdk/lib-storage');
@@ -58,7 +57,7 @@ async function measureS3(
     const object = generatedObject(300, config.s3.size);
     const label = sizeLabel(object.size);
     const key = `bench-sdk/${object.oid}`;
-    const repoUrl = (run: number) => `${serverUrl}/${USER}/s3-${run}.git/info/lfs`;
+    const repoUrl = (run: number) => `${server.url}/${USER}/s3-${run}.git/info/lfs`;
     const timed = async (fn: () => Promise<unknown>) => {
       const t0 = performance.now();
       await fn();

@@ -26,6 +26,7 @@ import {
 import { isValidOid } from '../rules.js';
 import { backendErrorCode } from './backend-failure.js';
 import { READ_POOL_BUFFERS, ReadBudget } from './read-budget.js';
+import { QuickFs, type QuickFsOptions } from './quick-fs.js';
 
 /**
  * Bytes gathered per `writev` of an upload; two batches at most are held per upload. 256 KiB
@@ -90,6 +91,8 @@ const FAN_OUT = /^[0-9a-f]{2}$/;
 export interface DiskStoreOptions {
   /** data directory; objects live in `<root>/objects/ab/cd/<oid>`, uploads in progress in `<root>/tmp/` */
   root: string;
+  /** when open, rename and the like run on the event loop (quick-fs.ts); tests set a 0 ms limit */
+  quickFs?: QuickFsOptions;
 }
 
 /**
@@ -108,9 +111,12 @@ export class DiskStore implements ObjectStore {
   private readonly tmpDir: string;
   /** read chunk sizes of the downloads in progress (read-budget.ts) */
   readonly readBudget = new ReadBudget();
+  /** the file-system calls of a put */
+  readonly fs: QuickFs;
 
   constructor(options: DiskStoreOptions) {
     this.root = options.root;
+    this.fs = new QuickFs(options.quickFs);
     this.objectsDir = join(options.root, 'objects');
     this.tmpDir = join(options.root, 'tmp');
   }
@@ -161,26 +167,28 @@ export class DiskStore implements ObjectStore {
     const finalPath = this.pathOf(oid);
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
     const tmpPath = join(this.tmpDir, tempName(oid));
-    let handle: FileHandle | undefined;
+    const { fs } = this;
+    let fd: number | undefined;
     startWriting(tmpPath);
     try {
       if (signal?.aborted) throw new StoreError('aborted', 'put aborted', { cause: signal.reason });
-      handle = await openCreatingDir(tmpPath);
-      await copyExactly(body, handle, size, signal);
+      fd = await openCreatingDir(fs, tmpPath);
+      await copyExactly(body, fs, fd, size, signal);
       // All bytes are in: from here on a late abort no longer undoes the put.
-      await handle.sync(); // the bytes must be durable before the name makes them visible
-      await handle.close();
-      handle = undefined;
-      await renameCreatingDir(tmpPath, finalPath);
+      await fs.fsync(fd); // the bytes must be durable before the name makes them visible
+      const written = fd;
+      fd = undefined;
+      await fs.close(written);
+      await renameCreatingDir(fs, tmpPath, finalPath);
     } catch (err) {
       body.destroy(); // stop reading at once; the put owns the body it was given
-      await handle?.close().catch(() => undefined);
+      if (fd !== undefined) await fs.close(fd).catch(() => undefined);
       await rm(tmpPath, { force: true }).catch(() => undefined); // cleanTemp() sweeps what this misses
       throw asStoreError(err, signal);
     } finally {
       stopWriting(tmpPath);
     }
-    await syncDirectory(dirname(finalPath));
+    await syncDirectory(fs, dirname(finalPath));
   }
 
   async delete(oid: string): Promise<void> {
@@ -198,7 +206,7 @@ export class DiskStore implements ObjectStore {
       if (isNotFound(err)) return undefined;
       throw err;
     }
-    await syncDirectory(dir);
+    await syncDirectory(this.fs, dir);
     return target;
   }
 
@@ -357,7 +365,7 @@ export class FileBody extends Readable {
  * for every 64 KiB. At most two batches are held at a time. When this returns or throws, no
  * write is still in flight, so the handle can be closed safely.
  */
-async function copyExactly(body: Readable, handle: FileHandle, size: number, signal?: AbortSignal) {
+async function copyExactly(body: Readable, fs: QuickFs, fd: number, size: number, signal?: AbortSignal) {
   // Destroying the body makes the loop below throw at its next read, even while it waits for data.
   const onAbort = () => body.destroy(new StoreError('aborted', 'put aborted', { cause: signal?.reason }));
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -371,7 +379,7 @@ async function copyExactly(body: Readable, handle: FileHandle, size: number, sig
     position += bytes;
     // settles without rejecting: a failure is kept and thrown by the next write or at the end,
     // and stops the body so the loop does not wait for data nobody will write
-    inFlight = writeAll(handle, batch, at).catch((err: StoreError) => {
+    inFlight = writeAll(fs, fd, batch, at).catch((err: StoreError) => {
       writeFailure = err;
       body.destroy(err);
     });
@@ -412,11 +420,11 @@ async function copyExactly(body: Readable, handle: FileHandle, size: number, sig
 }
 
 /** Writes all of `buffers` at `position`, resuming after short writes. */
-async function writeAll(handle: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+async function writeAll(fs: QuickFs, fd: number, buffers: Buffer[], position: number): Promise<void> {
   try {
     let pending = buffers;
     while (pending.length > 0) {
-      const { bytesWritten } = await handle.writev(pending, position);
+      const bytesWritten = await fs.writev(fd, pending, position);
       position += bytesWritten;
       pending = skipBytes(pending, bytesWritten);
     }
@@ -453,26 +461,26 @@ function asStoreError(err: unknown, signal?: AbortSignal): StoreError {
  * for a `mkdir` it almost never needs (one file-system call less per upload, on the thread pool
  * that the fsyncs of concurrent uploads keep busy).
  */
-async function openCreatingDir(path: string): Promise<FileHandle> {
+async function openCreatingDir(fs: QuickFs, path: string): Promise<number> {
   try {
-    return await open(path, 'wx');
+    return await fs.create(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  await mkdirDurably(dirname(path));
-  return open(path, 'wx');
+  await mkdirDurably(fs, dirname(path));
+  return fs.create(path);
 }
 
 /** rename, creating the target's directory when missing (see openCreatingDir) */
-async function renameCreatingDir(from: string, to: string): Promise<void> {
+async function renameCreatingDir(fs: QuickFs, from: string, to: string): Promise<void> {
   try {
-    await rename(from, to);
+    await fs.rename(from, to);
     return;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
-  await mkdirDurably(dirname(to));
-  await rename(from, to);
+  await mkdirDurably(fs, dirname(to));
+  await fs.rename(from, to);
 }
 
 /**
@@ -480,23 +488,23 @@ async function renameCreatingDir(from: string, to: string): Promise<void> {
  * is only durable once the entries of the directories leading to it are. (The last directory
  * itself is synced after the rename into it.)
  */
-async function mkdirDurably(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
+async function mkdirDurably(fs: QuickFs, dir: string): Promise<void> {
+  const first = await fs.mkdirp(dir);
   if (first === undefined) return;
   for (let created = dir; ; created = dirname(created)) {
-    await syncDirectory(dirname(created));
+    await syncDirectory(fs, dirname(created));
     if (created === first || dirname(created) === created) break;
   }
 }
 
 /** Persists a rename: fsync on the directory. Best effort, some file systems refuse it. */
-async function syncDirectory(dir: string): Promise<void> {
+async function syncDirectory(fs: QuickFs, dir: string): Promise<void> {
   try {
-    const handle = await open(dir, 'r');
+    const fd = await fs.openDirectory(dir);
     try {
-      await handle.sync();
+      await fs.fsync(fd);
     } finally {
-      await handle.close();
+      await fs.close(fd);
     }
   } catch {
     // the object is in place and readable either way

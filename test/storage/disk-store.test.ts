@@ -1,15 +1,5 @@
 import assert from 'node:assert/strict';
-import {
-  type FileHandle,
-  mkdir,
-  mkdtemp,
-  open,
-  readFile,
-  readdir,
-  rm,
-  utimes,
-  writeFile,
-} from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -46,6 +36,21 @@ runObjectStoreConformance('VerifyingStore(DiskStore)', async () => {
   return {
     store: new VerifyingStore(new DiskStore({ root })),
     cleanup: () => rm(root, { recursive: true, force: true }),
+    leftovers: () => tmpFiles(root),
+  };
+});
+
+// the same with every file-system call through the thread pool (quick-fs.ts): a limit of
+// 0 ms trips the guard at the first call, and the cooldown outlasts the suite
+runObjectStoreConformance('VerifyingStore(DiskStore), file-system calls in the thread pool', async () => {
+  const root = await tempRoot();
+  const disk = new DiskStore({ root, quickFs: { slowMs: 0, cooldownMs: 3_600_000 } });
+  return {
+    store: new VerifyingStore(disk),
+    cleanup: async () => {
+      assert.equal(disk.fs.pooled, true, 'the calls went through the thread pool');
+      await rm(root, { recursive: true, force: true });
+    },
     leftovers: () => tmpFiles(root),
   };
 });
@@ -114,23 +119,20 @@ void describe('DiskStore', () => {
     const content = pseudoRandomBytes('abort-at-fsync', 3 * MiB);
     const oid = sha256(content);
     const aborted = new AbortController();
-    const probe = await open(join(root, 'probe'), 'w');
-    const fileHandle = Object.getPrototypeOf(probe) as { sync(this: FileHandle): Promise<void> };
-    await probe.close();
-    const sync = fileHandle.sync;
+    const fsync = disk.fs.fsync.bind(disk.fs);
     let abortedAtSync = false;
-    fileHandle.sync = async function (this: FileHandle) {
+    disk.fs.fsync = async (fd: number) => {
       if (!abortedAtSync) {
         abortedAtSync = true;
         aborted.abort(new Error('client gone'));
         await setTimeout(50);
       }
-      return sync.call(this);
+      return fsync(fd);
     };
     try {
       await store.put(oid, content.length, bodyOf(content), { signal: aborted.signal });
     } finally {
-      fileHandle.sync = sync;
+      disk.fs.fsync = fsync;
     }
     assert.ok(abortedAtSync, 'the abort happened during the fsync');
     assert.ok((await readFile(join(root, 'objects', oid.slice(0, 2), oid.slice(2, 4), oid))).equals(content));

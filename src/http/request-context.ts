@@ -4,7 +4,8 @@
  * the response closes, whether it finished or the connection went away mid-transfer, so an
  * aborted transfer is logged and counted too.
  */
-import { pipeline, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { joinStreams } from '../join-streams.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { LfsdMetrics, TransferDirection } from '../observability/metrics.js';
 
@@ -68,7 +69,7 @@ export function beginTransfer(
 
 /**
  * `body` passed through unchanged, its bytes counted (countingStream). Errors and destruction
- * propagate both ways, as with any pipeline: for downloads, whose body the store owns.
+ * propagate both ways (joinStreams): for downloads, whose body the store owns.
  */
 export function countedBody(
   request: FastifyRequest,
@@ -77,7 +78,7 @@ export function countedBody(
   body: Readable,
 ): Readable {
   const counting = countingStream(request, metrics, direction);
-  pipeline(body, counting, () => undefined);
+  joinStreams(body, counting);
   return counting;
 }
 

@@ -1,5 +1,6 @@
 import { type Hash, createHash } from 'node:crypto';
-import { type Readable, type TransformCallback, Transform, pipeline } from 'node:stream';
+import { type Readable, type TransformCallback, Transform } from 'node:stream';
+import { joinStreams } from '../join-streams.js';
 import { backendErrorCode } from './backend-failure.js';
 import { DelegatingStore } from './delegating-store.js';
 import { isValidOid } from '../rules.js';
@@ -25,9 +26,9 @@ export class VerifyingStore extends DelegatingStore {
       throw new RangeError(`invalid object size ${size}`);
     }
     const verifier = new Verifier(oid, size);
-    // pipeline: an error or destroy on either side destroys the other, so the body stops being
-    // read when the inner store gives up, and the inner store sees the body's failure.
-    pipeline(body, verifier, () => undefined);
+    // an error or destroy on either side destroys the other, so the body stops being read when
+    // the inner store gives up, and the inner store sees the body's failure
+    joinStreams(body, verifier);
     try {
       await this.inner.put(oid, size, verifier, options);
     } catch (err) {

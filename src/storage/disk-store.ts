@@ -1,16 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import {
-  constants,
-  type FileHandle,
-  access,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  rm,
-  stat,
-  utimes,
-} from 'node:fs/promises';
+import { constants, access, mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable, addAbortSignal } from 'node:stream';
@@ -140,24 +129,26 @@ export class DiskStore implements ObjectStore {
       throw new StoreError('aborted', 'get aborted', { cause: options.signal.reason });
     // Open first and take the size from the open file, so a concurrent delete or replace cannot
     // make the size and the bytes disagree.
-    let handle: FileHandle;
+    let fd: number;
     try {
-      handle = await open(path, 'r');
+      fd = await this.fs.openForReading(path);
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
     try {
-      const { size } = await handle.stat();
+      const size = await this.fs.size(fd);
       const { start, end } = resolveRange(options.range, size);
-      // the stream owns the handle from here: it closes it at its end or when destroyed
+      // the stream owns the descriptor from here: it closes it at its end or when destroyed
       const last = end ?? size - 1;
       const chunkBytes = this.readBudget.reserve(last + 1 - start);
-      const body = new FileBody(handle, start, last, chunkBytes, () => this.readBudget.release(chunkBytes));
+      const body = new FileBody(this.fs, fd, start, last, chunkBytes, () =>
+        this.readBudget.release(chunkBytes),
+      );
       if (options.signal) addAbortSignal(options.signal, body);
       return { size, body };
     } catch (err) {
-      await handle.close();
+      await this.fs.close(fd);
       throw err;
     }
   }
@@ -291,9 +282,13 @@ export class FileBody extends Readable {
   private pooled = 0;
   /** chunk handed out -> the pool buffer under it, until recycled */
   private readonly lent = new WeakMap<Buffer, Buffer>();
+  /** the read in flight: the descriptor is closed only after it, so that its number cannot be
+   * reused by another open while the thread pool still reads it */
+  private reading: Promise<void> | undefined;
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly fs: QuickFs,
+    private readonly fd: number,
     start: number,
     end: number,
     private readonly chunkBytes: number,
@@ -326,10 +321,9 @@ export class FileBody extends Readable {
       if (fromPool) this.pooled++;
     }
     const target = buffer;
-    // through the handle, not its fd: a close (on destroy) then waits for a read in flight, and the
-    // fd number cannot be reused by another open while the thread pool still reads it
-    this.handle.read(target, 0, length, this.position).then(
-      ({ bytesRead }) => {
+    this.reading = this.fs.read(this.fd, target, length, this.position).then(
+      (bytesRead) => {
+        this.reading = undefined;
         if (this.destroyed) return;
         if (bytesRead === 0)
           return void this.destroy(new Error(`file ended ${this.end - this.position} bytes early`));
@@ -340,6 +334,7 @@ export class FileBody extends Readable {
         this.push(chunk);
       },
       (err: Error) => {
+        this.reading = undefined;
         if (!this.destroyed) this.destroy(err);
       },
     );
@@ -348,10 +343,12 @@ export class FileBody extends Readable {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.free.length = 0;
     this.onDestroy();
-    this.handle.close().then(
-      () => callback(error),
-      (closeError: unknown) => callback(error ?? (closeError as Error)),
-    );
+    (this.reading ?? Promise.resolve())
+      .then(() => this.fs.close(this.fd))
+      .then(
+        () => callback(error),
+        (closeError: unknown) => callback(error ?? (closeError as Error)),
+      );
   }
 }
 
@@ -500,7 +497,7 @@ async function mkdirDurably(fs: QuickFs, dir: string): Promise<void> {
 /** Persists a rename: fsync on the directory. Best effort, some file systems refuse it. */
 async function syncDirectory(fs: QuickFs, dir: string): Promise<void> {
   try {
-    const fd = await fs.openDirectory(dir);
+    const fd = await fs.openForReading(dir);
     try {
       await fs.fsync(fd);
     } finally {

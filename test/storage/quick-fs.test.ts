@@ -29,11 +29,17 @@ void describe('QuickFs', () => {
     await fs.close(fd);
     await fs.rename(join(root, name, 'a', 'b', 'tmp'), join(root, name, 'a', 'final'));
     assert.equal(await readFile(join(root, name, 'a', 'final'), 'utf8'), 'hello world');
+    const file = await fs.openForReading(join(root, name, 'a', 'final'));
+    assert.equal(await fs.size(file), 11);
+    const buffer = Buffer.alloc(16);
+    assert.equal(await fs.read(file, buffer, 5, 6), 5);
+    assert.equal(buffer.subarray(0, 5).toString(), 'world');
+    await fs.close(file);
     await assert.rejects(fs.create(join(root, name, 'a', 'final')), { code: 'EEXIST' });
-    const dir = await fs.openDirectory(join(root, name, 'a'));
+    const dir = await fs.openForReading(join(root, name, 'a'));
     await fs.fsync(dir);
     await fs.close(dir);
-    await assert.rejects(fs.openDirectory(join(root, name, 'missing')), { code: 'ENOENT' });
+    await assert.rejects(fs.openForReading(join(root, name, 'missing')), { code: 'ENOENT' });
     await assert.rejects(fs.rename(join(root, name, 'missing'), join(root, name, 'x')), { code: 'ENOENT' });
   }
 
@@ -47,14 +53,14 @@ void describe('QuickFs', () => {
   void it('sends calls to the thread pool once they are slow, and tries again after the cooldown', async () => {
     // every call takes more than 0 ms: the first one trips the guard
     const fs = new QuickFs({ slowMs: 0, cooldownMs: 200 });
-    await fs.close(await fs.openDirectory(root));
+    await fs.close(await fs.openForReading(root));
     assert.equal(fs.pooled, true, 'tripped by the first call');
     assert.equal(fs.slowSpells, 1);
     await exercise(fs, 'slow-pooled');
     assert.equal(fs.slowSpells, 1, 'calls in the thread pool are not timed');
     await sleep(250);
     assert.equal(fs.pooled, false, 'the cooldown is over');
-    await fs.close(await fs.openDirectory(root));
+    await fs.close(await fs.openForReading(root));
     assert.equal(fs.slowSpells, 2, 'a file system that is still slow trips it again');
   });
 
@@ -65,10 +71,10 @@ void describe('QuickFs', () => {
     let step = 0.1;
     const now = () => (time += step);
     const fs = new QuickFs({ slowMs: 1, cooldownMs: 1000, now });
-    const call = async () => fs.close(await fs.openDirectory(root));
+    const call = async () => fs.close(await fs.openForReading(root));
     for (let i = 0; i < 20; i++) await call();
     step = 5; // one call of 5 ms
-    await fs.openDirectory(root).then((fd) => {
+    await fs.openForReading(root).then((fd) => {
       step = 0.1;
       return fs.close(fd);
     });
@@ -78,7 +84,7 @@ void describe('QuickFs', () => {
     let calls = 0;
     step = 5;
     while (!fs.pooled && calls < 16) {
-      await fs.close(await fs.openDirectory(root));
+      await fs.close(await fs.openForReading(root));
       calls += 2;
     }
     assert.equal(fs.slowSpells, 1, 'a run of 5 ms calls trips it');

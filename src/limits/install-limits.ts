@@ -50,6 +50,12 @@ export function installLimits(app: FastifyInstance, deps: AppDeps): void {
     if (kind === 'object' && method !== 'POST' && controls.transferSlots) {
       const operation = method === 'PUT' ? 'upload' : 'download';
       const user = transferUser(deps, request, operation, route.repoPath, route.endpoint.oid);
+      const free = controls.transferSlots.tryAcquire(user);
+      if (free) {
+        // the slot is held until the response closes: finished, failed or cut
+        reply.raw.once('close', free);
+        return;
+      }
       const gone = new AbortController();
       const onClose = () => gone.abort();
       reply.raw.once('close', onClose);

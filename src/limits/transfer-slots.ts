@@ -46,6 +46,15 @@ export class TransferSlots {
   }
 
   /**
+   * A slot at once when one is free and nobody waits, else undefined (then `acquire`): a request
+   * that gets its slot at once needs no AbortSignal to cancel a wait.
+   */
+  tryAcquire(user: string): ReleaseSlot | undefined {
+    if (this.#queue.length > 0 || this.#refusal(user)) return undefined;
+    return this.#take(user);
+  }
+
+  /**
    * A slot for a transfer by `user`, or why none was granted. `cancel` aborts the wait (the client
    * went away): the promise then resolves with a refusal and no slot is held.
    */

@@ -96,4 +96,28 @@ describe('TransferTokens', () => {
     now += 62_000;
     assert.equal(tokens.verify(token, scope), undefined);
   });
+
+  it('verifies its own remembered tokens and still refuses anything else', () => {
+    const tokens = new TransferTokens(SECRET, 3600, () => 1_700_000_000_000);
+    const token = tokens.issue(scope);
+    assert.deepEqual(tokens.verify(token, scope), { size: 42, credential: 'p1-0' });
+    // another process with the same key issued it: no remembered token, the HMAC decides
+    const other = new TransferTokens(SECRET, 3600, () => 1_700_000_000_000);
+    assert.deepEqual(other.verify(token, scope), { size: 42, credential: 'p1-0' });
+    // the remembered token of this scope does not open another one
+    assert.equal(tokens.verify(token, { ...scope, oid: 'c'.repeat(64) }), undefined);
+    assert.equal(tokens.verify(token, { ...scope, operation: 'upload' }), undefined);
+    assert.equal(tokens.verify(token, { ...scope, repoPath: 'alice/other' }), undefined);
+    // a changed signature, size or credential next to a remembered token is refused
+    const [expiry, size, credential, mac] = token.split('.') as [string, string, string, string];
+    const flipped = (mac[0] === 'A' ? 'B' : 'A') + mac.slice(1);
+    assert.equal(tokens.verify(`${expiry}.${size}.${credential}.${flipped}`, scope), undefined);
+    assert.equal(tokens.verify(`${expiry}.43.${credential}.${mac}`, scope), undefined);
+    assert.equal(tokens.verify(`${expiry}.${size}.p2-0.${mac}`, scope), undefined);
+    // a key that differs refuses it, remembered or not
+    assert.equal(
+      new TransferTokens('b'.repeat(64), 3600, () => 1_700_000_000_000).verify(token, scope),
+      undefined,
+    );
+  });
 });

@@ -80,7 +80,7 @@ const FAN_OUT = /^[0-9a-f]{2}$/;
 export interface DiskStoreOptions {
   /** data directory; objects live in `<root>/objects/ab/cd/<oid>`, uploads in progress in `<root>/tmp/` */
   root: string;
-  /** when open, rename and the like run on the event loop (quick-fs.ts); tests set a 0 ms limit */
+  /** when the quick file-system calls leave the event loop (quick-fs.ts); tests set a 0 ms limit */
   quickFs?: QuickFsOptions;
 }
 
@@ -100,7 +100,7 @@ export class DiskStore implements ObjectStore {
   private readonly tmpDir: string;
   /** read chunk sizes of the downloads in progress (read-budget.ts) */
   readonly readBudget = new ReadBudget();
-  /** the file-system calls of a put */
+  /** the file-system calls of puts and gets */
   readonly fs: QuickFs;
 
   constructor(options: DiskStoreOptions) {

@@ -29,18 +29,20 @@ void describe('TransferSlots.tryAcquire', () => {
     assert.ok(slots.tryAcquire('bob'), 'another user is not limited by alice');
   });
 
-  void it('does not overtake a request that waits', async () => {
-    const slots = new TransferSlots({ max: 1, maxPerUser: 0, queueTimeoutMs: 5000 });
-    const held = slots.tryAcquire('a');
+  void it('takes no slot while a request waits, as acquire does', async () => {
+    // alice holds her one slot and waits for a second; a process slot is free, but bob queues
+    const slots = new TransferSlots({ max: 2, maxPerUser: 1, queueTimeoutMs: 5000 });
+    const held = slots.tryAcquire('alice');
     assert.ok(held);
-    const waiting = slots.acquire('b');
+    const waiting = slots.acquire('alice');
     assert.equal(slots.waiting, 1);
+    assert.equal(slots.tryAcquire('bob'), undefined, 'a request waits');
     held();
-    // the slot went to the waiting request, not to a later one
-    assert.equal(slots.tryAcquire('c'), undefined);
+    // the freed slot went to the waiting request
     const granted = await waiting;
     assert.equal(typeof granted, 'function');
+    assert.equal(slots.waiting, 0);
+    assert.ok(slots.tryAcquire('bob'), 'nobody waits any more');
     (granted as () => void)();
-    assert.ok(slots.tryAcquire('c'));
   });
 });

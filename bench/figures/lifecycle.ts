@@ -20,7 +20,7 @@ import { addRow } from '../lib/report.js';
 import { readRss } from '../../test/helpers/rss.js';
 import { MiB, summarize } from '../lib/stats.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../bundle/main.js', import.meta.url));
 
 /** runs `command`, resolves with its wall time in seconds and the peak RSS it was seen at */
 async function timed(command: string, args: string[]): Promise<{ seconds: number; rss: number }> {

@@ -90,7 +90,7 @@ export interface ServeProcess {
 
 const fromSource = import.meta.url.endsWith('.ts');
 const CLI = fileURLToPath(
-  new URL(fromSource ? '../../src/cli/main.ts' : '../../src/cli/main.js', import.meta.url),
+  new URL(fromSource ? '../../src/cli/main.ts' : '../../bundle/main.js', import.meta.url),
 );
 const BENCH_SERVER = fileURLToPath(
   new URL(fromSource ? '../bench-server.ts' : '../bench-server.js', import.meta.url),

@@ -1,7 +1,7 @@
 /**
  * Runs the real `lfsd` command line as child processes: `serve` on 127.0.0.1 with a random port,
  * and admin commands against the same data dir. Under tsx the TypeScript sources run; from the
- * compiled tree, dist/src/cli/main.js.
+ * compiled tree, the bundle that users run (dist/bundle/main.js, scripts/bundle.mjs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -10,7 +10,7 @@ import { createInterface } from 'node:readline';
 
 const fromSource = import.meta.url.endsWith('.ts');
 const CLI = fileURLToPath(
-  new URL(fromSource ? '../../src/cli/main.ts' : '../../src/cli/main.js', import.meta.url),
+  new URL(fromSource ? '../../src/cli/main.ts' : '../../bundle/main.js', import.meta.url),
 );
 const NODE_ARGS = fromSource ? ['--import', 'tsx', CLI] : [CLI];
 

@@ -12,7 +12,14 @@ import { generatedObject, generatedStream, type GeneratedObject } from '../lib/d
 import { LfsClient } from '../lib/lfs-client.js';
 import { PASSWORD, USER, prepareDataDir, removeStoredObject, startServe } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
-import { readRss, resetPeak, sampleRss, treeRss } from '../../test/helpers/rss.js';
+import {
+  readRss,
+  resetPeak,
+  sampleRss,
+  treeResidentParts,
+  treeRss,
+  type ResidentParts,
+} from '../../test/helpers/rss.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
 
 const REPO = `${USER}/memory`;
@@ -131,21 +138,41 @@ async function transferAll(
   ]);
 }
 
+interface Settled {
+  /** RSS, every process of the server summed, MB */
+  rss: number;
+  /** the same pages split (MB): PSS, own (anonymous) and mapped files' */
+  parts: ResidentParts;
+}
+
 /** one server's RSS (every process of it) once it has rested `settleMs` after `work` */
 async function settledRss(
   bench: Bench,
   dataDir: string,
   extraArgs: string[],
   work: (client: LfsClient) => Promise<void>,
-): Promise<number> {
+): Promise<Settled> {
   const server = await startServe(dataDir, { nodeArgs: bench.config.serverNodeArgs, extraArgs });
   try {
     await work(new LfsClient(`${server.url}/${REPO}.git/info/lfs`, USER, PASSWORD));
     await sleep(bench.config.memory.settleMs);
-    return treeRss(server.pid) / MB;
+    const parts = treeResidentParts(server.pid);
+    return {
+      rss: treeRss(server.pid) / MB,
+      parts: { pss: parts.pss / MB, anon: parts.anon / MB, file: parts.file / MB },
+    };
   } finally {
     await server.stop();
   }
+}
+
+/** a note on what a settled footprint is made of */
+function partsNote(label: string, { rss, parts }: Settled): string {
+  return (
+    `${label}: RSS ${rss.toFixed(1)} MB = ${parts.anon.toFixed(1)} MB own (anonymous: heaps, buffers) + ` +
+    `${parts.file.toFixed(1)} MB of mapped files (Node's executable and libraries, shared by every Node ` +
+    `process); PSS ${parts.pss.toFixed(1)} MB`
+  );
 }
 
 async function settledFigure(
@@ -160,7 +187,8 @@ async function settledFigure(
     await client.batch('download', toDownload.slice(0, 1));
   };
   bench.log(`figure 5: settled RSS, ${settle} after one request, 1 and 2 workers`);
-  const idle = await settledRss(bench, dataDir, [], oneRequest);
+  const idleParts = await settledRss(bench, dataDir, [], oneRequest);
+  const idle = idleParts.rss;
   const idleRow = addRow(report, {
     figure: '5',
     measure: `idle RSS of one process, ${settle} after one request`,
@@ -170,7 +198,8 @@ async function settledFigure(
   });
   idleRow.target = { text: `<= ${TARGET_IDLE_MB} MB`, met: idle <= TARGET_IDLE_MB };
 
-  const two = await settledRss(bench, dataDir, ['--workers', '2'], oneRequest);
+  const twoParts = await settledRss(bench, dataDir, ['--workers', '2'], oneRequest);
+  const two = twoParts.rss;
   const twoRow = addRow(report, {
     figure: '5',
     measure: `idle RSS of --workers 2 (primary + workers), ${settle} after one request`,
@@ -185,9 +214,26 @@ async function settledFigure(
     met: ratio <= TARGET_TWO_WORKERS_RATIO,
   };
 
+  // RSS counts the pages of Node's executable in every process; PSS splits shared pages among
+  // the processes that map them, so it sums to what the cluster really takes
+  addRow(report, {
+    figure: '5',
+    measure: `idle PSS of --workers 2 (primary + workers), ${settle} after one request`,
+    unit: 'MB',
+    better: 'lower',
+    lfsd: summarize([twoParts.parts.pss]),
+    baseline: { label: 'one process', summary: summarize([idleParts.parts.pss]) },
+  });
+  report.notes.push(partsNote('Figure 5, one process at rest', idleParts));
+  report.notes.push(partsNote('Figure 5, --workers 2 at rest (3 processes)', twoParts));
+
   bench.log(`figure 5: settled RSS, ${settle} after the transfers`);
   for (const object of toUpload) await removeStoredObject(dataDir, object.oid);
-  const after = await settledRss(bench, dataDir, [], (client) => transferAll(client, toUpload, toDownload));
+  const afterParts = await settledRss(bench, dataDir, [], (client) =>
+    transferAll(client, toUpload, toDownload),
+  );
+  const after = afterParts.rss;
+  report.notes.push(partsNote('Figure 5, one process after the transfers', afterParts));
   const afterRow = addRow(report, {
     figure: '5',
     measure: `RSS of one process, ${settle} after those transfers`,

@@ -105,3 +105,31 @@ function childPids(pid: number): number[] {
 export function treeRss(pid: number): number {
   return readRss(pid).rss + childPids(pid).reduce((sum, child) => sum + treeRss(child), 0);
 }
+
+/**
+ * What a process's resident pages are, from /proc/<pid>/smaps_rollup (Linux >= 4.14): `pss` counts
+ * each page shared with other processes (Node's own executable and libraries, mapped by every
+ * Node process) as its share only, so the PSS of several processes sums to the memory they use
+ * together; `anon` is the process's own memory (heaps, buffers); `file` the pages of mapped files.
+ */
+export interface ResidentParts {
+  pss: number;
+  anon: number;
+  file: number;
+}
+
+export function residentParts(pid: number): ResidentParts {
+  const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (text: string, name: string) =>
+    Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) * 1024;
+  return { pss: kib(rollup, 'Pss'), anon: kib(status, 'RssAnon'), file: kib(status, 'RssFile') };
+}
+
+/** residentParts of the process and its live child processes, summed */
+export function treeResidentParts(pid: number): ResidentParts {
+  return childPids(pid).reduce((sum, child) => {
+    const parts = treeResidentParts(child);
+    return { pss: sum.pss + parts.pss, anon: sum.anon + parts.anon, file: sum.file + parts.file };
+  }, residentParts(pid));
+}

@@ -24,7 +24,16 @@ import { buildApp } from '../src/http/app.js';
 import { LFS_JSON, sendLfsJson } from '../src/http/lfs-json.js';
 import { createLogger } from '../src/observability/logger.js';
 import { buildDeps, publicUrlOf } from '../src/server/build-deps.js';
-import { isClusterWorker, joinCluster, runPrimary } from '../src/server/cluster.js';
+import {
+  isClusterWorker,
+  joinCluster,
+  runPrimary,
+  type Bound,
+  type ClusterServer,
+} from '../src/server/cluster.js';
+import { acceptInto } from '../src/server/server.js';
+import type { Settings } from '../src/config/settings.js';
+import type { Logger } from 'pino';
 
 async function main() {
   const dataDir = process.argv[2];
@@ -36,9 +45,23 @@ async function main() {
     env: {},
   });
   const logger = createLogger(settings.logLevel, { pretty: false });
-  if (settings.workers > 1 && !isClusterWorker()) process.exit(await runPrimary(settings, logger));
-
+  const start = (bound?: Bound) => startBenchApp(settings, logger, dataDir, bound);
+  if (settings.workers > 1 && !isClusterWorker()) process.exit(await runPrimary(settings, logger, start));
   const cluster = isClusterWorker() ? joinCluster() : undefined;
+  const server = await start(await cluster?.bound);
+  const stop = () => void server.close().finally(() => process.exit(0));
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  cluster?.serving(server, stop);
+}
+
+/** one process's server: listening itself, or taking the connections of a cluster's primary */
+async function startBenchApp(
+  settings: Settings,
+  logger: Logger,
+  dataDir: string,
+  bound?: Bound,
+): Promise<ClusterServer> {
   const deps = await buildDeps(settings, logger, publicUrlOf(settings));
   const app = buildApp(deps, { idleTimeoutMs: settings.idleTimeout * 1000 });
   // the canned answer lives in a file so that every worker serves it, whichever one stored it
@@ -60,20 +83,20 @@ async function main() {
 
   void app.register(nullLfsEndpoint, { jsonBodyLimit: settings.jsonBodyLimit });
 
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const { port } = app.server.address() as AddressInfo;
-  deps.publicUrl = `http://127.0.0.1:${port}`;
+  if (bound) {
+    await app.ready();
+    deps.publicUrl = `http://${bound.http}`;
+  } else {
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    deps.publicUrl = `http://127.0.0.1:${port}`;
+  }
   process.stderr.write(JSON.stringify({ benchServer: deps.publicUrl }) + '\n');
-
-  const stop = () => {
-    void app
-      .close()
-      .then(() => deps.close())
-      .finally(() => process.exit(0));
+  return {
+    acceptors: bound && { http: acceptInto(app.server) },
+    metrics: deps.metrics,
+    close: () => app.close().then(() => deps.close()),
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  cluster?.serving(deps.metrics, stop);
 }
 
 /** the JSON body parser of the bench's routes (a body Fastify read as a string) */

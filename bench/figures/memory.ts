@@ -225,7 +225,9 @@ async function settledFigure(
     baseline: { label: 'one process', summary: summarize([idleParts.parts.pss]) },
   });
   report.notes.push(partsNote('Figure 5, one process at rest', idleParts));
-  report.notes.push(partsNote('Figure 5, --workers 2 at rest (3 processes)', twoParts));
+  report.notes.push(
+    partsNote('Figure 5, --workers 2 at rest (2 processes, the primary serving too)', twoParts),
+  );
 
   bench.log(`figure 5: settled RSS, ${settle} after the transfers`);
   for (const object of toUpload) await removeStoredObject(dataDir, object.oid);

@@ -23,20 +23,33 @@ addSettingOptions(
   program.command('serve').description('run the server (embedded default: SQLite + local disk)'),
 ).action(async (options: Record<string, unknown>) => {
   // loaded for `serve` only: admin and lifecycle commands start without the HTTP server
-  const { isClusterWorker, joinCluster, runPrimary } = await import('../server/cluster.js');
+  const [{ isClusterWorker, joinCluster, runPrimary }, { exitOnSignals, startServer }] = await Promise.all([
+    import('../server/cluster.js'),
+    import('../server/server.js'),
+  ]);
   const settings = settingsFrom(options);
   const logger = createLogger(settings.logLevel, {
     pretty: settings.logFormat === 'auto' ? undefined : settings.logFormat === 'pretty',
   });
+  const clusterServer = (server: Awaited<ReturnType<typeof startServer>>) => ({
+    acceptors: server.acceptors,
+    metrics: server.deps.metrics,
+    close: server.close,
+  });
   if (settings.workers > 1 && !isClusterWorker()) {
-    process.exit(await runPrimary(settings, logger));
+    // the primary serves too: its server takes its share of the connections it accepts
+    const code = await runPrimary(settings, logger, async (bound) =>
+      clusterServer(await startServer(settings, logger, { bound })),
+    );
+    process.exit(code);
   }
-  // after the primary's branch: a cluster's primary serves nothing, so it never loads the server
-  const { exitOnSignals, startServer } = await import('../server/server.js');
-  const cluster = isClusterWorker() ? joinCluster() : undefined;
-  const server = await startServer(settings, logger);
-  const drainAndExit = exitOnSignals(server, logger);
-  cluster?.serving(server.deps.metrics, drainAndExit);
+  if (isClusterWorker()) {
+    const cluster = joinCluster();
+    const server = await startServer(settings, logger, { bound: await cluster.bound });
+    cluster.serving(clusterServer(server), exitOnSignals(server, logger));
+    return;
+  }
+  exitOnSignals(await startServer(settings, logger), logger);
 });
 
 addSettingOptions(

@@ -30,6 +30,8 @@ export interface ConnectionTracker {
   closeWhenIdle(): void;
   /** destroys every connection left (the shutdown deadline) */
   cutAll(): void;
+  /** resolves once no connection is open (for a server that does not listen itself) */
+  allClosed(): Promise<void>;
 }
 
 export function trackConnections(server: Server): ConnectionTracker {
@@ -37,6 +39,8 @@ export function trackConnections(server: Server): ConnectionTracker {
   const sockets = new Set<Socket>();
   const connections = new Map<Socket, Connection>();
   let draining = false;
+  /** allClosed() callers, told when the last socket closes */
+  let whenEmpty: (() => void)[] = [];
 
   const closeIfIdle = (connection: Connection) => {
     const { socket } = connection;
@@ -48,7 +52,13 @@ export function trackConnections(server: Server): ConnectionTracker {
 
   const remember = (socket: Socket) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size > 0) return;
+      const waiting = whenEmpty;
+      whenEmpty = [];
+      for (const resolve of waiting) resolve();
+    });
   };
   server.on('connection', remember);
   // under HTTPS, requests come on the TLS socket, which counts its own (decrypted) bytes
@@ -93,6 +103,9 @@ export function trackConnections(server: Server): ConnectionTracker {
     },
     cutAll() {
       for (const socket of sockets) socket.destroy();
+    },
+    allClosed() {
+      return sockets.size === 0 ? Promise.resolve() : new Promise((resolve) => whenEmpty.push(resolve));
     },
   };
 }

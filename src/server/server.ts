@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { Server as NetServer, type AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { constants } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -24,6 +24,8 @@ import { buildApp, buildOpsApp } from '../http/app.js';
 import { TEMP_GRACE_MS } from '../storage/object-store.js';
 import type { SshServer } from '../ssh/ssh-server.js';
 import { buildDeps, buildSshDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
+import type { Acceptors } from './connection-hub.js';
+import { formatAddress, splitHostPort } from './host-port.js';
 import { trackConnections, type ConnectionTracker } from './idle-connections.js';
 import { collectGarbageWhenIdle } from './idle-memory.js';
 
@@ -36,6 +38,12 @@ export interface RunningServer {
   metricsUrl?: string;
   /** `host:port` of the built-in SSH server, when `sshListen` is set */
   sshAddress?: string;
+  /**
+   * With `StartOptions.bound`: where the connections the cluster's primary accepts go in (it
+   * listens for every process of the cluster; connection-hub.ts); undefined when this process
+   * listens itself.
+   */
+  acceptors?: Acceptors;
   /** drain in-flight requests (up to the shutdown deadline) and close everything; idempotent */
   close(): Promise<void>;
 }
@@ -43,14 +51,8 @@ export interface RunningServer {
 /** after the deadline cut the connections: how long handlers get to clean up (abort puts) */
 const CLEANUP_GRACE_MS = 5000;
 
-export function splitHostPort(listen: string): { host: string; port: number } {
-  const at = listen.lastIndexOf(':');
-  return { host: listen.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(listen.slice(at + 1)) };
-}
-
 function boundAddress(app: FastifyInstance): string {
-  const address = app.server.address() as AddressInfo;
-  return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  return formatAddress(app.server.address() as AddressInfo);
 }
 
 function readTls(settings: Settings): { cert: Buffer; key: Buffer } | undefined {
@@ -80,7 +82,21 @@ async function sweepTemp(deps: BuiltDeps, logger: Logger): Promise<void> {
   }
 }
 
-export async function startServer(settings: Settings, logger: Logger): Promise<RunningServer> {
+export interface StartOptions {
+  /**
+   * The addresses the cluster's primary listens on for this process (`host:port`, port 0
+   * resolved), one per listener that `settings` asks for: the server then listens on none and
+   * takes its connections through `RunningServer.acceptors`.
+   */
+  bound?: { http: string; metrics?: string; ssh?: string };
+}
+
+export async function startServer(
+  settings: Settings,
+  logger: Logger,
+  options: StartOptions = {},
+): Promise<RunningServer> {
+  const { bound: given } = options;
   const https = readTls(settings);
   const deps = await buildDeps(settings, logger, publicUrlOf(settings));
   await sweepTemp(deps, logger);
@@ -111,10 +127,12 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
       );
     }
     connections = trackConnections(app.server);
-    await app.listen(splitHostPort(settings.listen));
+    if (given) await app.ready();
+    else await app.listen(splitHostPort(settings.listen));
     if (settings.metricsListen) {
       ops = buildOpsApp(deps);
-      await ops.listen(splitHostPort(settings.metricsListen));
+      if (given) await ops.ready();
+      else await ops.listen(splitHostPort(settings.metricsListen));
     }
     if (settings.sshListen) {
       // loaded only when asked for: ssh2 and its crypto add ~10 MB to every process otherwise
@@ -123,8 +141,12 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
         import('../ssh/host-key.js'),
       ]);
       ssh = new SshServer(buildSshDeps(deps, settings), loadHostKey(settings));
-      const { host, port } = splitHostPort(settings.sshListen);
-      sshAddress = await ssh.listen(host, port);
+      if (given) {
+        sshAddress = given.ssh;
+      } else {
+        const { host, port } = splitHostPort(settings.sshListen);
+        sshAddress = await ssh.listen(host, port);
+      }
     }
   } catch (err) {
     await app?.close();
@@ -134,10 +156,15 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
     throw err;
   }
   deps.overload?.shedder?.forgetStartup();
-  const bound = boundAddress(app);
+  const bound = given?.http ?? boundAddress(app);
   deps.publicUrl = publicUrlOf(settings, bound);
   const url = `${https ? 'https' : 'http'}://${bound}`;
-  const metricsUrl = ops && `http://${boundAddress(ops)}`;
+  const metricsUrl = ops && `http://${given?.metrics ?? boundAddress(ops)}`;
+  const acceptors: Acceptors | undefined = given && {
+    http: acceptInto(app.server),
+    ...(ops && { metrics: acceptInto(ops.server) }),
+    ...(ssh && { ssh: (socket: Socket) => handOver(socket, () => ssh!.accept(socket)) }),
+  };
   logger.info(
     {
       listen: bound,
@@ -151,8 +178,8 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   );
   const idleCollector = collectGarbageWhenIdle({ inFlight: () => deps.inFlight?.size ?? 0 });
   let closing: Promise<void> | undefined;
-  const server = { app, deps, url, metricsUrl, sshAddress };
-  const open = { app, deps, connections: connections! };
+  const server = { app, deps, url, metricsUrl, sshAddress, acceptors };
+  const open = { app, deps, connections: connections!, listening: !given };
   const deadlineMs = settings.shutdownTimeout * 1000;
   return {
     ...server,
@@ -164,8 +191,38 @@ export async function startServer(settings: Settings, logger: Logger): Promise<R
   };
 }
 
+/**
+ * A connection accepted by the cluster's primary, given to `server` as its own listener would:
+ * the same per-process connection limit (Node enforces `maxConnections` only on connections its
+ * listener accepts), then the server's connection handling.
+ */
+export function acceptInto(server: NetServer): (socket: Socket) => void {
+  let open = 0;
+  return (socket) => {
+    if (server.maxConnections > 0 && open >= server.maxConnections) {
+      socket.destroy();
+      server.emit('drop');
+      return;
+    }
+    open++;
+    socket.once('close', () => open--);
+    handOver(socket, () => server.emit('connection', socket));
+  };
+}
+
+/** hands `socket` to its server; one the primary accepted paused starts reading only now */
+function handOver(socket: Socket, give: () => void): void {
+  give();
+  if (socket.isPaused()) socket.resume();
+}
+
 async function drain(
-  { app, deps, connections }: { app: FastifyInstance; deps: BuiltDeps; connections: ConnectionTracker },
+  {
+    app,
+    deps,
+    connections,
+    listening,
+  }: { app: FastifyInstance; deps: BuiltDeps; connections: ConnectionTracker; listening: boolean },
   ops: FastifyInstance | undefined,
   deadlineMs: number,
   logger: Logger,
@@ -177,7 +234,10 @@ async function drain(
   // stop accepting; resolves once every connection has closed. net.Server's close, not
   // http.Server's: that one also runs Node's closeIdleConnections(), which cuts a download whose
   // last bytes still wait in the socket for a slow reader (idle-connections.ts)
-  const closed = new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()));
+  // (a cluster's process does not listen: its primary stops handing it connections)
+  const closed = listening
+    ? new Promise<void>((resolve) => NetServer.prototype.close.call(server, () => resolve()))
+    : connections.allClosed();
   // idle keep-alive connections close now, the others once their last response is out
   connections.closeWhenIdle();
   const inFlight = deps.inFlight;

@@ -11,8 +11,9 @@
  *   removing it ends open sessions at their next request.
  * - `drain` stops accepting, lets running commands finish up to a deadline, then cuts them.
  */
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import ssh2, { type Connection, type ServerChannel } from 'ssh2';
+import { formatAddress } from '../server/host-port.js';
 import { publicKeyFromBlob } from './public-key.js';
 import { runSshCommand } from './ssh-commands.js';
 import type { SshDeps, SshIdentity } from './ssh-deps.js';
@@ -38,7 +39,7 @@ export class SshServer {
     private readonly deps: SshDeps,
     hostKey: Buffer,
   ) {
-    this.server = new ssh2.Server({ hostKeys: [hostKey], ident: 'lfsd' }, (client) => this.accept(client));
+    this.server = new ssh2.Server({ hostKeys: [hostKey], ident: 'lfsd' }, (client) => this.serve(client));
     this.server.on('error', (err: Error) => deps.logger.warn({ err }, 'ssh server error'));
   }
 
@@ -51,11 +52,15 @@ export class SshServer {
         resolve();
       });
     });
-    const address = this.server.address() as AddressInfo;
-    return `${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    return formatAddress(this.server.address() as AddressInfo);
   }
 
-  private accept(client: Connection): void {
+  /** serves a connection accepted elsewhere (the cluster's primary: server/connection-hub.ts) */
+  accept(socket: Socket): void {
+    this.server.injectSocket(socket);
+  }
+
+  private serve(client: Connection): void {
     if (this.draining) {
       client.end();
       return;

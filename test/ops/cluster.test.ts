@@ -1,7 +1,8 @@
-// `lfsd serve --workers N` (server/cluster.ts): N worker processes behind one listening socket,
-// sharing the embedded SQLite database and disk store; metrics of the whole cluster from any
-// worker; a worker that dies is replaced; SIGTERM drains every worker and the primary exits 0; a
-// worker that cannot start stops the cluster instead of restarting forever.
+// `lfsd serve --workers N` (server/cluster.ts): N processes serving, the primary one of them: it
+// accepts every connection and hands them out in turn (server/connection-hub.ts); they share the
+// embedded SQLite database and disk store; metrics of the whole cluster from any process; a worker
+// that dies is replaced; SIGTERM drains every process and the primary exits 0; a worker that cannot
+// start stops the cluster instead of restarting forever.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -82,10 +83,10 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
     const server = await startLfsd(['--data-dir', dataDir, '--workers', '2', '--log-level', 'debug']);
     try {
       const listening = () => server.logs.filter((l) => l.msg === 'lfsd listening');
-      await waitFor('both workers', () => listening().length === 2);
+      await waitFor('both processes', () => listening().length === 2);
       const workerPids = listening().map((l) => l.pid as number);
       assert.equal(new Set(workerPids).size, 2);
-      assert.ok(!workerPids.includes(server.process.pid!), 'the primary serves nothing itself');
+      assert.ok(workerPids.includes(server.process.pid!), 'the primary is one of the two servers');
 
       // uploads and downloads on separate connections land on both workers and see each other's objects
       const objects = Array.from({ length: 6 }, () => randomObject(64 * 1024));
@@ -156,8 +157,8 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
     const server = await startLfsd(['--data-dir', dataDir, '--workers', '2']);
     try {
       const listening = () => server.logs.filter((l) => l.msg === 'lfsd listening');
-      await waitFor('both workers', () => listening().length === 2);
-      const victim = listening()[0]!.pid as number;
+      await waitFor('both processes', () => listening().length === 2);
+      const victim = listening().find((l) => l.pid !== server.process.pid)!.pid as number;
       process.kill(victim, 'SIGKILL');
       await waitFor('the primary to see it die', () =>
         server.logs.some((l) => l.msg === 'worker died' && l.worker === victim),

@@ -175,6 +175,40 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
     }
   });
 
+  it('maxConnections holds in each process: connections past it are closed and counted', async () => {
+    const server = await startLfsd(['--data-dir', dataDir, '--workers', '2', '--max-connections', '2']);
+    const sockets: net.Socket[] = [];
+    try {
+      await waitFor(
+        'both processes',
+        () => server.logs.filter((l) => l.msg === 'lfsd listening').length === 2,
+      );
+      // connections alternate between the two processes: 2 + 2 fit, the next 3 do not
+      const { hostname, port } = new URL(server.url);
+      const closed: boolean[] = [];
+      for (let i = 0; i < 7; i++) {
+        const socket = net.connect({ host: hostname, port: Number(port) });
+        socket.on('error', () => undefined);
+        const at = closed.push(false) - 1;
+        socket.once('close', () => (closed[at] = true));
+        sockets.push(socket);
+        await once(socket, 'connect');
+      }
+      await waitFor('three connections dropped', () => closed.filter(Boolean).length === 3);
+      for (const socket of sockets) socket.destroy();
+      await waitFor(
+        'room again',
+        async () => (await request(`${server.url}/healthz`).catch(() => undefined))?.status === 200,
+      );
+      const metrics = (await request(`${server.url}/metrics`)).body.toString();
+      assert.match(metrics, /^lfsd_limited_requests_total\{reason="connections"\} 3$/m);
+      assert.equal(await server.stop('SIGTERM'), 0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await server.stop('SIGKILL');
+    }
+  });
+
   it('a worker that cannot start stops the cluster with a failure instead of restarting forever', async () => {
     const taken = net.createServer();
     taken.listen(0, '127.0.0.1');

@@ -21,7 +21,15 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import type { Settings } from '../config/settings.js';
 import type { LfsdMetrics } from '../observability/metrics.js';
-import { ConnectionHub, type Acceptors, type ListenerName, type Member } from './connection-hub.js';
+import {
+  ConnectionHub,
+  type Acceptors,
+  type Bound,
+  type ListenerName,
+  type Member,
+} from './connection-hub.js';
+
+export type { Bound } from './connection-hub.js';
 
 /** a worker that died after it started is replaced, but not more often than this per minute */
 const MAX_RESTARTS_PER_MINUTE = 10;
@@ -48,13 +56,6 @@ const SHUTDOWN = 'lfsd:shutdown';
 const COLLECT_TIMEOUT_MS = 5000;
 
 type MetricsJson = Awaited<ReturnType<Registry['getMetricsAsJSON']>>;
-
-/** the addresses the primary listens on (`host:port`), one per listener the settings ask for */
-export interface Bound {
-  http: string;
-  metrics?: string;
-  ssh?: string;
-}
 
 type ToPrimary =
   | { type: typeof JOINED }

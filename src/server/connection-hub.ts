@@ -19,6 +19,13 @@ export type ListenerName = 'http' | 'metrics' | 'ssh';
 /** takes a connection accepted by the primary; `socket` may be paused (pauseOnConnect) */
 export type Accept = (socket: Socket) => void;
 
+/** the addresses the primary listens on (`host:port`, port 0 resolved), one per listener */
+export interface Bound {
+  http: string;
+  metrics?: string;
+  ssh?: string;
+}
+
 /** where a member's connections come from: each listener's accept function */
 export type Acceptors = Partial<Record<ListenerName, Accept>>;
 

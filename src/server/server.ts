@@ -24,7 +24,7 @@ import { buildApp, buildOpsApp } from '../http/app.js';
 import { TEMP_GRACE_MS } from '../storage/object-store.js';
 import type { SshServer } from '../ssh/ssh-server.js';
 import { buildDeps, buildSshDeps, publicUrlOf, type BuiltDeps } from './build-deps.js';
-import type { Acceptors } from './connection-hub.js';
+import type { Acceptors, Bound } from './connection-hub.js';
 import { formatAddress, splitHostPort } from './host-port.js';
 import { trackConnections, type ConnectionTracker } from './idle-connections.js';
 import { collectGarbageWhenIdle } from './idle-memory.js';
@@ -88,7 +88,7 @@ export interface StartOptions {
    * resolved), one per listener that `settings` asks for: the server then listens on none and
    * takes its connections through `RunningServer.acceptors`.
    */
-  bound?: { http: string; metrics?: string; ssh?: string };
+  bound?: Bound;
 }
 
 export async function startServer(

@@ -6,6 +6,7 @@
  * `settleMs` after one request and after those transfers, and `--workers 2` (the primary and its
  * workers summed) against one process.
  */
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bench } from '../lib/context.js';
 import { generatedObject, generatedStream, type GeneratedObject } from '../lib/data.js';
@@ -151,8 +152,9 @@ async function settledRss(
   dataDir: string,
   extraArgs: string[],
   work: (client: LfsClient) => Promise<void>,
+  env?: NodeJS.ProcessEnv,
 ): Promise<Settled> {
-  const server = await startServe(dataDir, { nodeArgs: bench.config.serverNodeArgs, extraArgs });
+  const server = await startServe(dataDir, { nodeArgs: bench.config.serverNodeArgs, extraArgs, env });
   try {
     await work(new LfsClient(`${server.url}/${REPO}.git/info/lfs`, USER, PASSWORD));
     await sleep(bench.config.memory.settleMs);
@@ -244,4 +246,50 @@ async function settledFigure(
     lfsd: summarize([after]),
   });
   afterRow.target = { text: `<= ${TARGET_AFTER_TRANSFERS_MB} MB`, met: after <= TARGET_AFTER_TRANSFERS_MB };
+
+  // glibc's malloc keeps the memory of the uploads' freed socket buffers; jemalloc gives it back.
+  // deploy/Dockerfile runs lfsd with it preloaded: the same two measures, as the image runs them
+  const jemalloc = jemallocLibrary();
+  if (!jemalloc) {
+    report.notes.push('Figure 5: no libjemalloc.so.2 here (apt-get install libjemalloc2): its rows skipped.');
+    return;
+  }
+  bench.log(`figure 5: the same with jemalloc (LD_PRELOAD=${jemalloc}, as deploy/Dockerfile)`);
+  const withJemalloc = { LD_PRELOAD: jemalloc };
+  const idleJemalloc = await settledRss(bench, dataDir, [], oneRequest, withJemalloc);
+  addRow(report, {
+    figure: '5',
+    measure: `idle RSS of one process, ${settle} after one request, jemalloc (as deploy/Dockerfile)`,
+    unit: 'MB',
+    better: 'lower',
+    lfsd: summarize([idleJemalloc.rss]),
+    baseline: { label: 'glibc malloc', summary: summarize([idle]) },
+  }).target = { text: `<= ${TARGET_IDLE_MB} MB`, met: idleJemalloc.rss <= TARGET_IDLE_MB };
+  for (const object of toUpload) await removeStoredObject(dataDir, object.oid);
+  const afterJemalloc = await settledRss(
+    bench,
+    dataDir,
+    [],
+    (client) => transferAll(client, toUpload, toDownload),
+    withJemalloc,
+  );
+  report.notes.push(partsNote('Figure 5, one process after the transfers, jemalloc', afterJemalloc));
+  addRow(report, {
+    figure: '5',
+    measure: `RSS of one process, ${settle} after those transfers, jemalloc (as deploy/Dockerfile)`,
+    unit: 'MB',
+    better: 'lower',
+    lfsd: summarize([afterJemalloc.rss]),
+    baseline: { label: 'glibc malloc', summary: summarize([after]) },
+  }).target = {
+    text: `<= ${TARGET_AFTER_TRANSFERS_MB} MB`,
+    met: afterJemalloc.rss <= TARGET_AFTER_TRANSFERS_MB,
+  };
+}
+
+/** Debian's libjemalloc2 for this machine's architecture, if installed */
+function jemallocLibrary(): string | undefined {
+  const triplet = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu' }[process.arch as string];
+  const path = triplet && `/usr/lib/${triplet}/libjemalloc.so.2`;
+  return path && existsSync(path) ? path : undefined;
 }

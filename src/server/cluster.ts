@@ -110,7 +110,7 @@ export async function runPrimary(
     await hub.close();
     throw err;
   }
-  const local: Member & { open: boolean } = {
+  const local: Member = {
     open: true,
     take: (listener, socket) => give(own.acceptors, listener, socket),
   };
@@ -208,7 +208,9 @@ export async function runPrimary(
   let ownDrained: Promise<void> | undefined;
   const shutdown = () => {
     shuttingDown = true;
-    void hub.close(); // no new connections, for anyone
+    // no new API or SSH connections, for anyone; the metrics listener stays up for this process's
+    // own server (it answers /readyz 503 while draining) until the end
+    void hub.close(['http', 'ssh']);
     for (const worker of live) {
       const member = serving.get(worker);
       if (member) {
@@ -222,7 +224,6 @@ export async function runPrimary(
         worker.process.kill('SIGTERM');
       }
     }
-    local.open = false;
     ownDrained ??= own.close().catch((err: unknown) => {
       logger.error({ err }, 'shutdown failed');
       exitCode = 1;
@@ -286,6 +287,9 @@ export async function runPrimary(
   for (let i = 1; i < settings.workers; i++) fork();
   await workersGone;
   await ownDrained;
+  // the metrics listener, kept for /readyz while draining; not awaited: a connection still open
+  // on it ends with the process
+  void hub.close();
   return exitCode;
 }
 

@@ -77,16 +77,23 @@ export class ConnectionHub {
     return this.members.length;
   }
 
-  /** stops accepting (the drain); connections already handed out are their servers' business */
-  close(): Promise<void> {
-    this.closed = true;
-    for (const { socket } of this.waiting) socket.destroy();
-    this.waiting = [];
-    return Promise.all(
-      [...this.servers.values()].map(
-        (server) => new Promise<void>((resolve) => server.close(() => resolve())),
-      ),
-    ).then(() => undefined);
+  /**
+   * Stops accepting on `listeners` (default: all). The drain closes the API and SSH listeners
+   * first and the metrics listener last, so that /readyz answers 503 while the processes drain,
+   * as one process does; connections already handed out are their servers' business.
+   */
+  close(listeners: ListenerName[] = [...this.servers.keys()]): Promise<void> {
+    if ([...this.servers.keys()].every((name) => listeners.includes(name))) {
+      this.closed = true;
+      for (const { socket } of this.waiting) socket.destroy();
+      this.waiting = [];
+    }
+    const closing = listeners.map((name) => {
+      const server = this.servers.get(name);
+      this.servers.delete(name);
+      return server && new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return Promise.all(closing).then(() => undefined);
   }
 
   private dispatch(listener: ListenerName, socket: Socket): void {

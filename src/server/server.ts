@@ -274,6 +274,9 @@ async function drain(
   await sshDrained; // SSH sessions use the stores closed below
   await app.close(); // onClose hooks; the server is already closed
   await ops?.close();
+  // Fastify closes the idle keep-alive connections of a server only if it listens itself; in a
+  // cluster (the primary accepts) a scrape's connection would otherwise idle on to its timeout
+  if (!listening) ops?.server.closeIdleConnections();
   await deps.close();
   logger.info({ duration_ms: Date.now() - started }, 'shutdown complete');
 }

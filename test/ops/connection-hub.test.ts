@@ -69,6 +69,23 @@ describe('ConnectionHub', () => {
     assert.deepEqual(seen, ['late']);
   });
 
+  it('closes some listeners and keeps the others (the drain keeps the metrics listener last)', async () => {
+    const hub = new ConnectionHub();
+    const api = await hub.listen('http', '127.0.0.1:0');
+    const metrics = await hub.listen('metrics', '127.0.0.1:0');
+    const seen: string[] = [];
+    hub.join(recordingMember('a', seen));
+    try {
+      await hub.close(['http', 'ssh']); // no SSH listener here: nothing to close for it
+      await assert.rejects(connect(api), /ECONNREFUSED/);
+      await connect(metrics);
+      assert.deepEqual(seen, ['a']);
+    } finally {
+      await hub.close();
+    }
+    await assert.rejects(connect(metrics), /ECONNREFUSED/);
+  });
+
   it('keeps each listener turn of its own', async () => {
     const hub = new ConnectionHub();
     const [api, ssh] = [await hub.listen('http', '127.0.0.1:0'), await hub.listen('ssh', '127.0.0.1:0')];

@@ -444,4 +444,45 @@ describe('graceful shutdown of lfsd serve', { timeout: 600_000 }, () => {
       if (server.process.exitCode === null) server.process.kill('SIGKILL');
     }
   });
+  it('--workers 2: SIGTERM lets an upload on each process finish, /readyz 503 meanwhile, exit 0', async () => {
+    const dataDir = await freshDataDir();
+    const server = await startLfsd([
+      ...['--data-dir', dataDir, '--workers', '2', '--metrics-listen', '127.0.0.1:0', ...SERVE],
+    ]);
+    const metricsUrl = server.logs.find((l) => l.msg === 'lfsd listening')!.metricsUrl as string;
+    try {
+      await waitFor(
+        'both processes',
+        () => server.logs.filter((l) => l.msg === 'lfsd listening').length === 2,
+      );
+      // new connections alternate between the two processes: the two uploads' connections, opened
+      // one right after the other, land one on each
+      const size = 24 * MB;
+      const seeds = ['cluster-shutdown-1', 'cluster-shutdown-2'];
+      const actions: Action[] = [];
+      for (const seed of seeds)
+        actions.push((await batchAction(server, 'upload', generatedOid(seed, size), size)).actions!.upload!);
+      const uploads = seeds.map((seed, i) => upload(actions[i]!, seed, size, 8 * MB));
+      await waitFor('both uploads under way', () => uploads.every((u) => u.progress.sent > 4 * MB));
+      const exited = once(server.process, 'exit') as Promise<[number | null, string | null]>;
+      server.process.kill('SIGTERM');
+      await waitFor('/readyz 503', async () => (await fetch(`${metricsUrl}/readyz`)).status === 503, 5000);
+      await waitFor('new connections refused', () => connectionRefused(server.url), 5000);
+      assert.ok(
+        uploads.every((u) => !u.finished),
+        'the uploads were still running when the drain began',
+      );
+      for (const u of uploads) assert.equal((await u.done).status, 200);
+      const [code] = await exited;
+      assert.equal(code, 0);
+      const served = new Set(
+        server.logs.filter((l) => l.route === 'object' && l.method === 'PUT').map((l) => l.pid),
+      );
+      assert.equal(served.size, 2, 'one upload on each process');
+      assert.equal(server.logs.filter((l) => l.msg === 'shutdown complete').length, 2);
+      assert.equal((await objectFiles(dataDir)).length, 2);
+    } finally {
+      await server.stop('SIGKILL');
+    }
+  });
 });

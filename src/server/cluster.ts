@@ -184,6 +184,7 @@ export async function runPrimary(
           };
           serving.set(worker, member);
           hub.join(member);
+          logger.info({ worker: worker.process.pid }, 'worker serving');
           break;
         }
         case METRICS_PART:

@@ -176,13 +176,15 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
   });
 
   it('maxConnections holds in each process: connections past it are closed and counted', async () => {
-    const server = await startLfsd(['--data-dir', dataDir, '--workers', '2', '--max-connections', '2']);
+    // the metrics listener has no connection limit: the count is read while the API's slots are full
+    const server = await startLfsd([
+      ...['--data-dir', dataDir, '--workers', '2', '--max-connections', '2'],
+      ...['--metrics-listen', '127.0.0.1:0'],
+    ]);
     const sockets: net.Socket[] = [];
     try {
-      await waitFor(
-        'both processes',
-        () => server.logs.filter((l) => l.msg === 'lfsd listening').length === 2,
-      );
+      await waitFor('the worker to serve', () => server.logs.some((l) => l.msg === 'worker serving'));
+      const metricsUrl = server.logs.find((l) => l.msg === 'lfsd listening')!.metricsUrl as string;
       // connections alternate between the two processes: 2 + 2 fit, the next 3 do not
       const { hostname, port } = new URL(server.url);
       const closed: boolean[] = [];
@@ -195,13 +197,14 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
         await once(socket, 'connect');
       }
       await waitFor('three connections dropped', () => closed.filter(Boolean).length === 3);
+      assert.deepEqual(closed.slice(0, 4), [false, false, false, false], 'the first four fit');
+      const metrics = (await request(`${metricsUrl}/metrics`)).body.toString();
+      assert.match(metrics, /^lfsd_limited_requests_total\{reason="connections"\} 3$/m);
       for (const socket of sockets) socket.destroy();
       await waitFor(
         'room again',
         async () => (await request(`${server.url}/healthz`).catch(() => undefined))?.status === 200,
       );
-      const metrics = (await request(`${server.url}/metrics`)).body.toString();
-      assert.match(metrics, /^lfsd_limited_requests_total\{reason="connections"\} 3$/m);
       assert.equal(await server.stop('SIGTERM'), 0);
     } finally {
       for (const socket of sockets) socket.destroy();

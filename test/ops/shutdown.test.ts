@@ -451,10 +451,7 @@ describe('graceful shutdown of lfsd serve', { timeout: 600_000 }, () => {
     ]);
     const metricsUrl = server.logs.find((l) => l.msg === 'lfsd listening')!.metricsUrl as string;
     try {
-      await waitFor(
-        'both processes',
-        () => server.logs.filter((l) => l.msg === 'lfsd listening').length === 2,
-      );
+      await waitFor('the worker to serve', () => server.logs.some((l) => l.msg === 'worker serving'));
       // new connections alternate between the two processes: the two uploads' connections, opened
       // one right after the other, land one on each
       const size = 24 * MB;

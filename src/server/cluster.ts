@@ -118,7 +118,7 @@ export async function runPrimary(
 
   const live = new Set<Worker>();
   /** workers whose server is up: they take connections, drain on a message, answer for metrics */
-  const serving = new Map<Worker, Member & { open: boolean }>();
+  const serving = new Map<Worker, Member>();
   /** workers stopped by a signal because they were not serving yet */
   const stoppedEarly = new Set<Worker>();
   const restarts: number[] = [];
@@ -172,8 +172,11 @@ export async function runPrimary(
             worker.send({ type: SHUTDOWN } satisfies ToWorker);
             break;
           }
-          const member = {
-            open: true,
+          const member: Member = {
+            // none once the cluster drains (the worker too) or the worker's channel is gone
+            get open() {
+              return !shuttingDown && worker.isConnected();
+            },
             take: (listener: ListenerName, socket: Socket) => {
               if (!worker.isConnected()) return give(own.acceptors, listener, socket);
               // on failure the socket is still ours: this process serves it
@@ -213,9 +216,7 @@ export async function runPrimary(
     // own server (it answers /readyz 503 while draining) until the end
     void hub.close(['http', 'ssh']);
     for (const worker of live) {
-      const member = serving.get(worker);
-      if (member) {
-        member.open = false;
+      if (serving.has(worker)) {
         // a message rather than a signal: on Ctrl-C the terminal already sent SIGINT to every
         // worker, and a second signal would make a worker exit at once instead of draining
         if (worker.isConnected()) worker.send({ type: SHUTDOWN } satisfies ToWorker);
@@ -239,11 +240,8 @@ export async function runPrimary(
     cluster.on('exit', (worker, code, signal) => {
       live.delete(worker);
       const member = serving.get(worker);
+      if (member) hub.leave(member);
       const wasStarted = serving.delete(worker);
-      if (member) {
-        member.open = false;
-        hub.leave(member);
-      }
       const stopped = stoppedEarly.delete(worker);
       if (shuttingDown) {
         // a worker that failed to drain cleanly fails the whole shutdown

@@ -42,7 +42,6 @@ export class ConnectionHub {
   private readonly turn = new Map<ListenerName, number>();
   /** connections accepted before the first member was there (the primary's server starting) */
   private waiting: { listener: ListenerName; socket: Socket }[] = [];
-  private closed = false;
 
   /** listens on `address` (`host:port`); resolves with the bound `host:port` (port 0 resolved) */
   async listen(listener: ListenerName, address: string): Promise<string> {
@@ -73,21 +72,14 @@ export class ConnectionHub {
     if (at >= 0) this.members.splice(at, 1);
   }
 
-  get size(): number {
-    return this.members.length;
-  }
-
   /**
    * Stops accepting on `listeners` (default: all). The drain closes the API and SSH listeners
    * first and the metrics listener last, so that /readyz answers 503 while the processes drain,
    * as one process does; connections already handed out are their servers' business.
    */
   close(listeners: ListenerName[] = [...this.servers.keys()]): Promise<void> {
-    if ([...this.servers.keys()].every((name) => listeners.includes(name))) {
-      this.closed = true;
-      for (const { socket } of this.waiting) socket.destroy();
-      this.waiting = [];
-    }
+    for (const { listener, socket } of this.waiting) if (listeners.includes(listener)) socket.destroy();
+    this.waiting = this.waiting.filter(({ listener }) => !listeners.includes(listener));
     const closing = listeners.map((name) => {
       const server = this.servers.get(name);
       this.servers.delete(name);
@@ -97,8 +89,8 @@ export class ConnectionHub {
   }
 
   private dispatch(listener: ListenerName, socket: Socket): void {
-    if (this.closed) {
-      socket.destroy();
+    if (!this.servers.has(listener)) {
+      socket.destroy(); // accepted just before its listener closed
       return;
     }
     for (let tries = this.members.length; tries > 0; tries--) {

@@ -8,9 +8,9 @@
  * thread, a wake-up of the loop, a promise) against under 10 µs for these system calls, and a
  * small upload made about a dozen calls, a small download four. Why not more of them: with
  * concurrent uploads fsyncing, a call that changes the file system waits for the journal, and on
- * the loop that wait blocks every request. Measured during 8 concurrent 10 KiB uploads on ext4 (calls timed in place):
- * creating the temp file 330 µs on average (half of them over 0.3 ms), mkdir 84 µs, rename 49 µs,
- * against 10 µs for opening a directory and 7 µs for a close.
+ * the loop that wait blocks every request. Measured during 8 concurrent 10 KiB uploads on ext4
+ * (calls timed in place): creating the temp file 330 µs on average (half of them over 0.3 ms),
+ * mkdir 84 µs, rename 49 µs, against 10 µs for opening a directory and 7 µs for a close.
  *
  * The guard: a network file system can take milliseconds to answer even these calls. So each
  * call in place is timed, and once their moving average (over about 16 calls) is above `slowMs`,

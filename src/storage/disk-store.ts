@@ -15,7 +15,7 @@ import {
 import { isValidOid } from '../rules.js';
 import { backendErrorCode } from './backend-failure.js';
 import { READ_POOL_BUFFERS, ReadBudget } from './read-budget.js';
-import { QuickFs, type QuickFsOptions } from './quick-fs.js';
+import { QuickFs, SMALL_READ_BYTES, type QuickFsOptions } from './quick-fs.js';
 
 /**
  * Bytes gathered per `writev` of an upload; two batches at most are held per upload. 256 KiB
@@ -136,21 +136,37 @@ export class DiskStore implements ObjectStore {
       if (isNotFound(err)) return undefined;
       throw err;
     }
+    let bytes: Buffer;
+    let size: number;
     try {
-      const size = await this.fs.size(fd);
+      size = await this.fs.size(fd);
       const { start, end } = resolveRange(options.range, size);
-      // the stream owns the descriptor from here: it closes it at its end or when destroyed
       const last = end ?? size - 1;
-      const chunkBytes = this.readBudget.reserve(last + 1 - start);
-      const body = new FileBody(this.fs, fd, start, last, chunkBytes, () =>
-        this.readBudget.release(chunkBytes),
-      );
-      if (options.signal) addAbortSignal(options.signal, body);
-      return { size, body };
+      const length = last + 1 - start;
+      if (length > SMALL_READ_BYTES) {
+        // the stream owns the descriptor from here: it closes it at its end or when destroyed
+        const chunkBytes = this.readBudget.reserve(length);
+        const body = new FileBody(this.fs, fd, start, last, chunkBytes, () =>
+          this.readBudget.release(chunkBytes),
+        );
+        if (options.signal) addAbortSignal(options.signal, body);
+        return { size, body };
+      }
+      // a small object (most of a repository's, by count) is read whole now, so its download
+      // costs one call in place instead of a stream of pooled reads and a pooled close
+      bytes = Buffer.allocUnsafe(length);
+      const read = length > 0 ? await this.fs.readSmall(fd, bytes, length, start) : 0;
+      if (read !== length) throw new StoreError('io', `object ${oid} ended ${length - read} bytes early`);
     } catch (err) {
       await this.fs.close(fd);
       throw err;
     }
+    await this.fs.close(fd);
+    const body = new Readable({ read() {} });
+    if (bytes.length > 0) body.push(bytes);
+    body.push(null);
+    if (options.signal) addAbortSignal(options.signal, body);
+    return { size, body };
   }
 
   async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<void> {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
 import { DiskStore } from '../../src/storage/disk-store.js';
 import { StoreError } from '../../src/storage/object-store.js';
+import { SMALL_READ_BYTES } from '../../src/storage/quick-fs.js';
 import { VerifyingStore } from '../../src/storage/verifying-store.js';
 import {
   bodyOf,
@@ -244,6 +245,37 @@ void describe('DiskStore', () => {
     assert.ok(grownMiB < 64, `RSS grew by ${grownMiB.toFixed(1)} MiB during a 256 MiB put`);
     assert.deepEqual(await store.stat(oid), { size });
     await store.delete(oid);
+  });
+
+  void it('reads a small object or range whole, its file closed before the body is read; a larger one streams', async () => {
+    const openFiles = async () => (await readdir('/proc/self/fd')).length;
+    const content = pseudoRandomBytes('small-reads', SMALL_READ_BYTES + 10);
+    const oid = sha256(content);
+    await store.put(oid, content.length, bodyOf(content));
+    const small = pseudoRandomBytes('small-object', 10 * 1024);
+    const smallOid = sha256(small);
+    await store.put(smallOid, small.length, bodyOf(small));
+    const readAll = async (body: NodeJS.ReadableStream) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of body as AsyncIterable<Buffer>) chunks.push(chunk);
+      return Buffer.concat(chunks);
+    };
+    const before = await openFiles();
+    for (const [what, id, range, expected] of [
+      ['a small object', smallOid, undefined, small],
+      ['the last bytes of a larger one', oid, { start: 10, end: content.length - 1 }, content.subarray(10)],
+    ] as const) {
+      const found = await disk.get(id, range ? { range } : {});
+      assert.equal(await openFiles(), before, `${what}: no descriptor left open`);
+      assert.ok((await readAll(found!.body)).equals(expected), `${what}: the bytes`);
+    }
+    const streamed = await disk.get(oid);
+    assert.equal(await openFiles(), before + 1, 'the whole larger object streams from its open file');
+    assert.ok((await readAll(streamed!.body)).equals(content));
+    await setTimeout(10); // the stream closes its file once destroyed (after its end)
+    assert.equal(await openFiles(), before);
+    await store.delete(oid);
+    await store.delete(smallOid);
   });
 
   void it('downloads share a read budget: a lone one reads big chunks, and every one gives its share back', async () => {

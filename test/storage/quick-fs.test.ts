@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { QuickFs } from '../../src/storage/quick-fs.js';
+import { QuickFs, SMALL_READ_BYTES } from '../../src/storage/quick-fs.js';
 
 void describe('QuickFs', () => {
   let root: string;
@@ -34,6 +34,13 @@ void describe('QuickFs', () => {
     const buffer = Buffer.alloc(16);
     assert.equal(await fs.read(file, buffer, 5, 6), 5);
     assert.equal(buffer.subarray(0, 5).toString(), 'world');
+    assert.equal(await fs.readSmall(file, buffer, 5, 0), 5);
+    assert.equal(buffer.subarray(0, 5).toString(), 'hello');
+    assert.equal(await fs.readSmall(file, buffer, 16, 6), 5, 'fewer bytes at the end of the file');
+    assert.throws(
+      () => fs.readSmall(file, Buffer.alloc(SMALL_READ_BYTES + 1), SMALL_READ_BYTES + 1, 0),
+      RangeError,
+    );
     await fs.close(file);
     await assert.rejects(fs.create(join(root, name, 'a', 'final')), { code: 'EEXIST' });
     const dir = await fs.openForReading(join(root, name, 'a'));

@@ -817,7 +817,8 @@ export class SqlMetadataStore implements MetadataStore {
 
   /** Closes the connections; safe to call more than once. */
   close(): Promise<void> {
-    this.#closing ??= this.db.destroy();
+    // the WAL's descriptor goes first: once the last connection closes, SQLite deletes the WAL
+    this.#closing ??= (this.walSync?.close() ?? Promise.resolve()).then(() => this.db.destroy());
     return this.#closing;
   }
 }

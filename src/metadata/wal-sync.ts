@@ -10,34 +10,43 @@
  * about two flushes instead of one per commit (what `synchronous = FULL` would do, blocking the
  * event loop during each).
  */
-import { open } from 'node:fs/promises';
+import { close, fdatasync, fsync, open } from 'node:fs';
 import { dirname } from 'node:path';
+import { promisify } from 'node:util';
 import { GroupedSync } from '../durability/grouped-sync.js';
+
+const openAsync = promisify(open);
+const closeAsync = promisify(close);
+const fdatasyncAsync = promisify(fdatasync);
+const fsyncAsync = promisify(fsync);
 
 export class WalSync {
   readonly #group: GroupedSync;
+  /**
+   * The WAL, opened by the first flush and kept until close(): SQLite deletes (and later
+   * recreates) the WAL only when the last connection to the database closes, and the store's
+   * own connection is open until then. Opening it for every flush cost two more trips through
+   * the thread pool per flush.
+   */
+  #wal: number | undefined;
+  #closed = false;
 
   /** `databasePath` is the SQLite database file; its WAL is `<databasePath>-wal` */
   constructor(databasePath: string) {
     const walPath = `${databasePath}-wal`;
     let directorySynced = false;
-    // opened for each flush: SQLite may delete and recreate the WAL (when the last connection to
-    // the database closes), and a descriptor kept open would then flush a deleted file
     this.#group = new GroupedSync(async () => {
-      const handle = await open(walPath, 'r');
-      try {
-        await handle.datasync();
-      } finally {
-        await handle.close();
-      }
+      if (this.#closed) throw new Error('the WAL sync is closed');
+      this.#wal ??= await openAsync(walPath, 'r');
+      await fdatasyncAsync(this.#wal);
       // the WAL's name in its directory must be durable too (once: it lives as long as our
       // connection); SQLite would do this at its first checkpoint only
       if (!directorySynced) {
-        const dir = await open(dirname(walPath), 'r');
+        const dir = await openAsync(dirname(walPath), 'r');
         try {
-          await dir.sync();
+          await fsyncAsync(dir);
         } finally {
-          await dir.close();
+          await closeAsync(dir);
         }
         directorySynced = true;
       }
@@ -52,5 +61,18 @@ export class WalSync {
   /** flushes started so far */
   get flushes(): number {
     return this.#group.flushes;
+  }
+
+  /**
+   * Closes the WAL's descriptor, before the store's connection closes: after a last flush, so
+   * that no flush still uses it (a flush after this fails).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.sync().catch(() => undefined);
+    this.#closed = true;
+    const wal = this.#wal;
+    this.#wal = undefined;
+    if (wal !== undefined) await closeAsync(wal);
   }
 }

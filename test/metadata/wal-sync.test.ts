@@ -3,7 +3,7 @@
  * before it asked, and the SQLite store's durable() flushes the WAL through one such group.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -107,6 +107,38 @@ void describe('WalSync and the SQLite store', () => {
       }
       // the flush opens the WAL by name: without one there is nothing it could have synced
       await assert.rejects(new WalSync(join(dir, 'missing.db')).sync(), /ENOENT/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  void it('keeps the WAL open between flushes, and closes it with the store', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lfsd-walsync-'));
+    /** descriptors of this process open on the WAL (SQLite's own and the flush's) */
+    const walDescriptors = async () => {
+      let count = 0;
+      for (const fd of await readdir('/proc/self/fd')) {
+        const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+        if (target === join(dir, 'lfsd.db-wal')) count++;
+      }
+      return count;
+    };
+    try {
+      const store = await openMetadataStore(`sqlite:${join(dir, 'lfsd.db')}`);
+      const walSync = (store as unknown as { walSync: WalSync }).walSync;
+      const repo = await store.createRepo('alice/assets', { isPublic: false });
+      const sqliteOwn = await walDescriptors();
+      await store.linkObject(repo.id, '1'.repeat(64), 10);
+      await store.durable();
+      assert.equal(await walDescriptors(), sqliteOwn + 1, 'the first flush opened the WAL');
+      for (let i = 2; i < 6; i++) {
+        await store.linkObject(repo.id, String(i).repeat(64), 10);
+        await store.durable();
+      }
+      assert.equal(await walDescriptors(), sqliteOwn + 1, 'later flushes use the same descriptor');
+      await store.close();
+      assert.equal(await walDescriptors(), 0, 'nothing left open on the WAL');
+      await assert.rejects(walSync.sync(), /closed/);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

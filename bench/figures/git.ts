@@ -8,7 +8,8 @@
  * HTTP, no bytes copied, no fsync. So the baseline is git's and git-lfs's own work, and the
  * difference is what the transfer through lfsd adds (for a large push, hashing and writing every
  * byte with an fsync: compare figure 1). Each run pushes to a fresh bare remote and a fresh lfsd
- * repository, so every object is uploaded every time.
+ * repository, so every object is uploaded every time. Clones are deleted when the figure's runs
+ * are over (bench/lib/leftovers.ts says why).
  *
  * Pushes also go to a null LFS endpoint (bench/bench-server.ts: a Fastify server in the same Node
  * that offers every object and drops its bytes), against the file:// baseline in runs of their own:
@@ -22,6 +23,7 @@ import { createGitSandbox, type GitSandbox } from '../../test/helpers/git.js';
 import { cpuMs } from '../../test/helpers/rss.js';
 import { paired, type Bench } from '../lib/context.js';
 import { chunkOf } from '../lib/data.js';
+import { Leftovers } from '../lib/leftovers.js';
 import { PASSWORD, USER, prepareDataDir, startBenchServer, type ServeProcess } from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
@@ -83,6 +85,7 @@ export async function gitFigure(
         ),
       },
     ];
+    const leftovers = new Leftovers();
     for (const repo of repos) {
       const timedGit = async (cwd: string, args: string[]) => {
         const t0 = performance.now();
@@ -109,7 +112,7 @@ export async function gitFigure(
           `file://${remote(kind, run)}`,
           target,
         ]);
-        await rm(target, { recursive: true, force: true });
+        await leftovers.cloneDone(target, repo.objects);
         return seconds;
       };
       // the CPU time (user + system, all threads) the server spent per object during each push
@@ -171,6 +174,7 @@ export async function gitFigure(
         lfsd: summarize(clones.a),
         baseline: { label: baseline, summary: summarize(clones.b) },
       });
+      await leftovers.removeAll();
       for (let run = 0; run < runs; run++) {
         for (const kind of ['lfsd', 'file', 'null', 'file-null'])
           await rm(remote(kind, run), { recursive: true, force: true });

@@ -17,6 +17,7 @@ import { createGitSandbox } from '../../test/helpers/git.js';
 import { paired, type Bench } from '../lib/context.js';
 import { chunkOf, writeGeneratedFile } from '../lib/data.js';
 import { databaseUrl, PASSWORD, prepareDataDir, startServe, USER } from '../lib/lfsd.js';
+import { Leftovers } from '../lib/leftovers.js';
 import { addRow } from '../lib/report.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
 import { ed25519KeyPair } from '../../test/helpers/ssh-keys.js';
@@ -55,6 +56,8 @@ async function addKey(dataDir: string, dir: string): Promise<string> {
 
 interface Repo {
   name: string;
+  /** files in its tree */
+  files: number;
   label: string;
   work: string;
 }
@@ -92,6 +95,7 @@ export async function sshFigure(bench: Bench): Promise<void> {
     const repos: Repo[] = [
       {
         name: 'small',
+        files: smallFiles,
         label: smallLabel,
         work: await makeRepo('small', 'files/*.dat', async (work) => {
           await mkdir(join(work, 'files'));
@@ -101,6 +105,7 @@ export async function sshFigure(bench: Bench): Promise<void> {
       },
       {
         name: 'large',
+        files: 1,
         label: largeLabel,
         work: await makeRepo('large', '*.bin', (work) =>
           writeGeneratedFile(join(work, 'large.bin'), 15, largeSize),
@@ -108,6 +113,7 @@ export async function sshFigure(bench: Bench): Promise<void> {
       },
     ];
 
+    const leftovers = new Leftovers();
     for (const repo of repos) {
       const remote = (kind: string, run: number) =>
         join(sandbox.root, `remote-${repo.name}-${kind}-${run}.git`);
@@ -134,7 +140,7 @@ export async function sshFigure(bench: Bench): Promise<void> {
           `file://${remote(kind, run)}`,
           target,
         ]);
-        await rm(target, { recursive: true, force: true });
+        await leftovers.cloneDone(target, repo.files);
         return seconds;
       };
       bench.log(`figure 15: ${repo.label}: push over SSH and HTTP, ${runs} runs`);
@@ -166,6 +172,7 @@ export async function sshFigure(bench: Bench): Promise<void> {
         lfsd: summarize(clones.a),
         baseline: { label: baseline, summary: summarize(clones.b) },
       });
+      await leftovers.removeAll();
       for (let run = 0; run < runs; run++) {
         for (const kind of ['ssh', 'http']) await rm(remote(kind, run), { recursive: true, force: true });
       }

@@ -4,9 +4,11 @@
  * downloaded), `--concurrency` at a time, alternating between the two servers (ABBA order), so
  * that a machine whose speed drifts during the run slows both alike. Prints each side's median
  * CPU time (user + system, from /proc) and wall time per transfer, and every round's CPU.
+ * With `--stored`, every upload round sends the same objects again, each round to a new
+ * repository (as a fork or a push to a new repository does): the server already stores them.
  *
- * Usage: node dist/bench/compare-builds.js OLD_CHECKOUT NEW_CHECKOUT [--get] [--rounds 10]
- *          [--objects 500] [--size 10240] [--concurrency 8]
+ * Usage: node dist/bench/compare-builds.js OLD_CHECKOUT NEW_CHECKOUT [--get | --stored]
+ *          [--rounds 10] [--objects 500] [--size 10240] [--concurrency 8]
  * Each checkout must be built (`npm run build`); its own dist/ runs its own server.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -35,6 +37,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     get: { type: 'boolean', default: false },
+    stored: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '10' },
     objects: { type: 'string', default: '500' },
     size: { type: 'string', default: '10240' },
@@ -75,7 +78,11 @@ async function startSide(checkout: string): Promise<Side> {
   await prepareDataDir(dataDir);
   const seeded = values.get ? await seedSmallObjects(dataDir, 'alice/r', count, size) : [];
   const server = await startServe(dataDir);
-  const client = new LfsClient(`${server.url}/alice/r.git/info/lfs`, USER, PASSWORD);
+  const clientOf = (repo: string) =>
+    new LfsClient(`${server.url}/alice/${repo}.git/info/lfs`, USER, PASSWORD);
+  let client = clientOf('r');
+  const storedObjects = values.stored ? randomObjects() : [];
+  let rounds = 0;
 
   const planAll = async (operation: 'upload' | 'download', objects: { oid: string; size: number }[]) => {
     const planned = [];
@@ -90,7 +97,8 @@ async function startSide(checkout: string): Promise<Side> {
     return { cpu: (cpuMs(server.pid) - cpu0) / count, wall: (performance.now() - start) / count };
   };
   const uploadRound = async () => {
-    const objects = randomObjects();
+    if (values.stored) client = clientOf(`r${rounds++}`);
+    const objects = values.stored ? storedObjects : randomObjects();
     const contents = new Map(objects.map((o) => [o.oid, o.content]));
     const planned = await planAll('upload', objects);
     return timed(() =>

@@ -134,15 +134,16 @@ async function main() {
       bench.log(`writing a ${sizeLabel(config.bigSize)} source file`);
       const source = join(root, 'source.bin');
       const object = await writeGeneratedFile(source, 1, config.bigSize);
-      let gitSource = source;
+      let gitLarge = { path: source, oid: object.oid, size: object.size };
       if (only.has(6) && config.git.largeSize !== config.bigSize) {
-        gitSource = join(root, 'git-large.bin');
-        await writeGeneratedFile(gitSource, 2, config.git.largeSize);
+        const path = join(root, 'git-large.bin');
+        const written = await writeGeneratedFile(path, 2, config.git.largeSize);
+        gitLarge = { path, oid: written.oid, size: written.size };
       }
       const server = await startServe(dataDir, { nodeArgs: config.serverNodeArgs });
       try {
         if ([1, 2, 3].some((f) => only.has(f))) await transferFigures(bench, server, dataDir, source, object);
-        if (only.has(6)) await gitFigure(bench, server, gitSource, config.git.largeSize);
+        if (only.has(6)) await gitFigure(bench, server, dataDir, gitLarge);
       } finally {
         await server.stop();
       }

@@ -8,8 +8,12 @@
  * HTTP, no bytes copied, no fsync. So the baseline is git's and git-lfs's own work, and the
  * difference is what the transfer through lfsd adds (for a large push, hashing and writing every
  * byte with an fsync: compare figure 1). Each run pushes to a fresh bare remote and a fresh lfsd
- * repository, so every object is uploaded every time. Clones are deleted when the figure's runs
- * are over (bench/lib/leftovers.ts says why).
+ * repository, and objects new to lfsd: each run's small files have contents of their own, and
+ * the large file's stored bytes are removed before each run, so every object is uploaded and
+ * stored every time. A further row pushes the first run's small files again, to new
+ * repositories: lfsd already stores them (a fork, or a push to a new repository), so the client
+ * uploads every object (proof of possession) but lfsd need not store it again. Clones are
+ * deleted when the figure's runs are over (bench/lib/leftovers.ts says why).
  *
  * Pushes also go to a null LFS endpoint (bench/bench-server.ts: a Fastify server in the same Node
  * that offers every object and drops its bytes), against the file:// baseline in runs of their own:
@@ -24,7 +28,14 @@ import { cpuMs } from '../../test/helpers/rss.js';
 import { paired, type Bench } from '../lib/context.js';
 import { chunkOf } from '../lib/data.js';
 import { Leftovers } from '../lib/leftovers.js';
-import { PASSWORD, USER, prepareDataDir, startBenchServer, type ServeProcess } from '../lib/lfsd.js';
+import {
+  PASSWORD,
+  USER,
+  prepareDataDir,
+  removeStoredObject,
+  startBenchServer,
+  type ServeProcess,
+} from '../lib/lfsd.js';
 import { addRow } from '../lib/report.js';
 import { sizeLabel, summarize } from '../lib/stats.js';
 
@@ -52,8 +63,8 @@ async function makeRepo(
 export async function gitFigure(
   bench: Bench,
   server: ServeProcess,
-  largeSource: string,
-  largeSize: number,
+  dataDir: string,
+  large: { path: string; oid: string; size: number },
 ): Promise<void> {
   const { config, report } = bench;
   const { smallFiles, smallFileSize, runs } = config.git;
@@ -63,26 +74,43 @@ export async function gitFigure(
   const nullServer = await startBenchServer(nullDir, 1, config.serverNodeArgs);
   try {
     bench.log(
-      `figure 6: preparing ${smallFiles} files of ${sizeLabel(smallFileSize)} and one of ${sizeLabel(largeSize)}`,
+      `figure 6: preparing ${runs} x ${smallFiles} files of ${sizeLabel(smallFileSize)} and one of ${sizeLabel(large.size)}`,
     );
-    const repos: (Repo & { objects: number })[] = [
+    const smallWork: string[] = [];
+    for (let run = 0; run < runs; run++) {
+      smallWork.push(
+        await makeRepo(sandbox, `small-${run}`, 'files/*.dat', async (work) => {
+          await mkdir(join(work, 'files'));
+          for (let i = 0; i < smallFiles; i++) {
+            const seed = 1000 + run * smallFiles + i; // contents of this run's own
+            await writeFile(join(work, 'files', `f${i}.dat`), chunkOf(seed, 0, smallFileSize));
+          }
+        }),
+      );
+    }
+    const largeWork = await makeRepo(sandbox, 'large', '*.bin', (work) =>
+      copyFile(large.path, join(work, 'large.bin')),
+    );
+    const repos: (Repo & {
+      objects: number;
+      workOf: (run: number) => string;
+      beforeLfsdPush?: () => Promise<void>;
+    })[] = [
       {
         name: 'small',
         objects: smallFiles,
         label: `${smallFiles.toLocaleString('en-US')} files of ${sizeLabel(smallFileSize)}`,
-        work: await makeRepo(sandbox, 'small', 'files/*.dat', async (work) => {
-          await mkdir(join(work, 'files'));
-          for (let i = 0; i < smallFiles; i++)
-            await writeFile(join(work, 'files', `f${i}.dat`), chunkOf(1000 + i, 0, smallFileSize));
-        }),
+        work: smallWork[0]!,
+        workOf: (run) => smallWork[run]!,
       },
       {
         name: 'large',
         objects: 1,
-        label: `one file of ${sizeLabel(largeSize)}`,
-        work: await makeRepo(sandbox, 'large', '*.bin', (work) =>
-          copyFile(largeSource, join(work, 'large.bin')),
-        ),
+        label: `one file of ${sizeLabel(large.size)}`,
+        work: largeWork,
+        workOf: () => largeWork,
+        // the same file every run: its stored bytes go, so that lfsd stores it every time
+        beforeLfsdPush: () => removeStoredObject(dataDir, large.oid),
       },
     ];
     const leftovers = new Leftovers();
@@ -97,10 +125,10 @@ export async function gitFigure(
       const lfsdUrl = (run: number) => `lfs.url=${server.url}/${USER}/git-${repo.name}-${run}.git/info/lfs`;
       const fileUrl = (run: number, kind = 'file') => `lfs.url=file://${remote(kind, run)}`;
       const nullUrl = `lfs.url=${nullServer.url}/__bench/null`;
-      const push = async (kind: string, run: number, url: string) => {
+      const push = async (kind: string, run: number, url: string, work = repo.workOf(run)) => {
         await sandbox.git(sandbox.root, ['init', '-q', '--bare', remote(kind, run)]);
         // a file:// remote: git-lfs's standalone file transfer takes its path from the remote URL
-        return timedGit(repo.work, ['-c', url, 'push', '-q', `file://${remote(kind, run)}`, 'main']);
+        return timedGit(work, ['-c', url, 'push', '-q', `file://${remote(kind, run)}`, 'main']);
       };
       const clone = async (kind: string, run: number, url: string) => {
         const target = join(sandbox.root, `clone-${repo.name}-${kind}-${run}`);
@@ -116,10 +144,17 @@ export async function gitFigure(
         return seconds;
       };
       // the CPU time (user + system, all threads) the server spent per object during each push
-      const cpuPerObject: Record<'lfsd' | 'null', number[]> = { lfsd: [], null: [] };
-      const measuredPush = async (kind: 'lfsd' | 'null', pid: number, run: number, url: string) => {
+      const cpuPerObject: Record<'lfsd' | 'null' | 'stored', number[]> = { lfsd: [], null: [], stored: [] };
+      const measuredPush = async (
+        kind: 'lfsd' | 'null' | 'stored',
+        pid: number,
+        run: number,
+        url: string,
+        work?: string,
+      ) => {
+        if (kind === 'lfsd') await repo.beforeLfsdPush?.();
         const cpu0 = cpuMs(pid);
-        const seconds = await push(kind, run, url);
+        const seconds = await push(kind, run, url, work);
         cpuPerObject[kind].push((cpuMs(pid) - cpu0) / repo.objects);
         return seconds;
       };
@@ -135,6 +170,20 @@ export async function gitFigure(
         (run) => measuredPush('null', nullServer.pid, run, nullUrl),
         (run) => push('file-null', run, fileUrl(run, 'file-null')),
       );
+      // the first run's files again, to new repositories of a server that stores them all
+      const storedUrl = (run: number) =>
+        `lfs.url=${server.url}/${USER}/git-${repo.name}-again-${run}.git/info/lfs`;
+      const storedPushes =
+        repo.objects > 1
+          ? await (async () => {
+              bench.log(`figure 6: ${repo.label}: push of stored objects to new repositories, ${runs} runs`);
+              return paired(
+                runs,
+                (run) => measuredPush('stored', server.pid, run, storedUrl(run), repo.work),
+                (run) => push('file-again', run, fileUrl(run, 'file-again'), repo.work),
+              );
+            })()
+          : undefined;
       bench.log(`figure 6: ${repo.label}: clone, ${runs} runs`);
       const clones = await paired(
         runs,
@@ -166,6 +215,24 @@ export async function gitFigure(
         lfsd: summarize(cpuPerObject.lfsd),
         baseline: { label: 'the null LFS endpoint', summary: summarize(cpuPerObject.null) },
       });
+      if (storedPushes) {
+        addRow(report, {
+          figure: '6',
+          measure: `git push, ${repo.label}, to a new repository: objects lfsd already stores (a fork)`,
+          unit: 's',
+          better: 'lower',
+          lfsd: summarize(storedPushes.a),
+          baseline: { label: baseline, summary: summarize(storedPushes.b) },
+        });
+        addRow(report, {
+          figure: '6',
+          measure: `server CPU time per object pushed, ${repo.label}, objects already stored`,
+          unit: 'ms',
+          better: 'lower',
+          lfsd: summarize(cpuPerObject.stored),
+          baseline: { label: 'the null LFS endpoint', summary: summarize(cpuPerObject.null) },
+        });
+      }
       addRow(report, {
         figure: '6',
         measure: `git clone, ${repo.label}`,
@@ -176,7 +243,7 @@ export async function gitFigure(
       });
       await leftovers.removeAll();
       for (let run = 0; run < runs; run++) {
-        for (const kind of ['lfsd', 'file', 'null', 'file-null'])
+        for (const kind of ['lfsd', 'file', 'null', 'file-null', 'stored', 'file-again'])
           await rm(remote(kind, run), { recursive: true, force: true });
       }
     }

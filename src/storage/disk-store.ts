@@ -173,14 +173,17 @@ export class DiskStore implements ObjectStore {
     const { signal } = options;
     const finalPath = this.pathOf(oid);
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
-    const tmpPath = join(this.tmpDir, tempName(oid));
     const { fs } = this;
+    const stored = await this.openStored(finalPath, size);
+    if (stored !== undefined) return confirmStored(fs, stored, finalPath, body, size, signal);
+    const tmpPath = join(this.tmpDir, tempName(oid));
     let fd: number | undefined;
     startWriting(tmpPath);
     try {
       if (signal?.aborted) throw new StoreError('aborted', 'put aborted', { cause: signal.reason });
       fd = await openCreatingDir(fs, tmpPath);
-      await copyExactly(body, fs, fd, size, signal);
+      const file = fd;
+      await copyExactly(body, size, (buffers, position) => writeAll(fs, file, buffers, position), signal);
       // All bytes are in: from here on a late abort no longer undoes the put.
       await fs.fsync(fd); // the bytes must be durable before the name makes them visible
       const written = fd;
@@ -196,6 +199,28 @@ export class DiskStore implements ObjectStore {
       stopWriting(tmpPath);
     }
     await syncDirectory(fs, dirname(finalPath));
+  }
+
+  /**
+   * The descriptor of the object's file when it is already stored with `size` bytes (uploaded
+   * before, maybe for another repository); undefined when it is missing or has another size
+   * (truncated or damaged: the put then replaces it).
+   */
+  private async openStored(path: string, size: number): Promise<number | undefined> {
+    let fd: number;
+    try {
+      fd = await this.fs.openForReading(path);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw asStoreError(err);
+    }
+    try {
+      if ((await this.fs.size(fd)) === size) return fd;
+    } catch {
+      // as if missing: the put writes the object again
+    }
+    await this.fs.close(fd).catch(() => undefined);
+    return undefined;
   }
 
   async delete(oid: string): Promise<void> {
@@ -369,8 +394,8 @@ export class FileBody extends Readable {
 }
 
 /**
- * Writes `body` to `handle`, failing as soon as more than `size` bytes arrive and at the end if
- * fewer did.
+ * Writes `body` with `writeBatch` (to a file: `writeAll`), failing as soon as more than `size`
+ * bytes arrive and at the end if fewer did.
  *
  * Chunks (64 KiB socket reads, typically) are gathered, without copying, into batches of
  * WRITE_BATCH_BYTES written with one `writev` each, and one batch is written while the next one
@@ -378,7 +403,12 @@ export class FileBody extends Readable {
  * for every 64 KiB. At most two batches are held at a time. When this returns or throws, no
  * write is still in flight, so the handle can be closed safely.
  */
-async function copyExactly(body: Readable, fs: QuickFs, fd: number, size: number, signal?: AbortSignal) {
+async function copyExactly(
+  body: Readable,
+  size: number,
+  writeBatch: (buffers: Buffer[], position: number) => Promise<void>,
+  signal?: AbortSignal,
+) {
   // Destroying the body makes the loop below throw at its next read, even while it waits for data.
   const onAbort = () => body.destroy(new StoreError('aborted', 'put aborted', { cause: signal?.reason }));
   signal?.addEventListener('abort', onAbort, { once: true });
@@ -392,7 +422,7 @@ async function copyExactly(body: Readable, fs: QuickFs, fd: number, size: number
     position += bytes;
     // settles without rejecting: a failure is kept and thrown by the next write or at the end,
     // and stops the body so the loop does not wait for data nobody will write
-    inFlight = writeAll(fs, fd, batch, at).catch((err: StoreError) => {
+    inFlight = writeBatch(batch, at).catch((err: StoreError) => {
       writeFailure = err;
       body.destroy(err);
     });
@@ -430,6 +460,37 @@ async function copyExactly(body: Readable, fs: QuickFs, fd: number, size: number
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * A put of content the store already holds: the body is read to its end all the same, so that
+ * the verifier in front of the store checks its size and hash (the client's proof of possession),
+ * but not written again, which would only replace the file with the same bytes (and cost a
+ * temp file, its writes, a rename and a freed inode per upload: a fork or a push to a new
+ * repository uploads every object again). Before the put resolves, the file and its directory
+ * are flushed: the upload that stored them may not have synced the directory yet (it renames
+ * first), and what an acknowledged upload refers to must survive a power loss. Content that gc
+ * deletes meanwhile is the link's concern, as for any put (TransferService.link).
+ */
+async function confirmStored(
+  fs: QuickFs,
+  fd: number,
+  path: string,
+  body: Readable,
+  size: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  try {
+    if (signal?.aborted) throw new StoreError('aborted', 'put aborted', { cause: signal.reason });
+    await copyExactly(body, size, async () => {}, signal);
+    await fs.fsync(fd);
+  } catch (err) {
+    body.destroy();
+    throw asStoreError(err, signal);
+  } finally {
+    await fs.close(fd).catch(() => undefined);
+  }
+  await syncDirectory(fs, dirname(path));
 }
 
 /** Writes all of `buffers` at `position`, resuming after short writes. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -78,6 +78,37 @@ void describe('DiskStore', () => {
     assert.ok((await readFile(path)).equals(content));
     assert.deepEqual(await tmpFiles(root), []);
     assert.equal(store.kind, 'disk');
+  });
+
+  void it('takes a put of content it already holds without writing it again; a wrong body still fails', async () => {
+    const content = pseudoRandomBytes('stored-again', 20_000);
+    const oid = sha256(content);
+    const path = join(root, 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+    await store.put(oid, content.length, bodyOf(content));
+    const first = await stat(path);
+    // a second upload (another repository, a re-push): read whole and checked, the file kept
+    const body = bodyOf(content);
+    await store.put(oid, content.length, body);
+    assert.equal(body.readableEnded, true, 'the body was read to its end');
+    assert.equal((await stat(path)).ino, first.ino, 'the same file: not written again');
+    assert.ok((await readFile(path)).equals(content));
+    // the proof of possession still holds: wrong bytes of the right size, or too few, fail
+    const wrong = Buffer.from(content);
+    wrong[100] ^= 1;
+    await assert.rejects(store.put(oid, content.length, bodyOf(wrong)), { code: 'hash_mismatch' });
+    await assert.rejects(store.put(oid, content.length, bodyOf(content.subarray(1))), {
+      code: 'size_mismatch',
+    });
+    assert.equal((await stat(path)).ino, first.ino);
+    assert.ok((await readFile(path)).equals(content), 'the stored bytes are untouched');
+    assert.deepEqual(await tmpFiles(root), []);
+
+    // a stored file of another size (truncated) is replaced by the upload
+    await writeFile(path, content.subarray(0, 10));
+    await store.put(oid, content.length, bodyOf(content));
+    assert.notEqual((await stat(path)).ino, first.ino);
+    assert.ok((await readFile(path)).equals(content), 'repaired by the upload');
+    await store.delete(oid);
   });
 
   void it('creates tmp/ and the object directories when they are missing (they are not made on every put)', async () => {

@@ -89,8 +89,9 @@ export interface DiskStoreOptions {
  *
  * A put streams into a uniquely named temp file in `<root>/tmp/`, fsyncs it and renames it into
  * place, so readers only ever see complete objects: rename is atomic within one file system, which
- * is why tmp/ sits under the same root. This backend only checks the byte count; the SHA-256 check
- * is VerifyingStore's job, which wraps every store in production.
+ * is why tmp/ sits under the same root. A put of an object already stored with that size reads
+ * its body but leaves the file as it is (confirmStored). This backend only checks the byte count;
+ * the SHA-256 check is VerifyingStore's job, which wraps every store in production.
  */
 export class DiskStore implements ObjectStore {
   readonly kind = 'disk';
@@ -204,15 +205,15 @@ export class DiskStore implements ObjectStore {
   /**
    * The descriptor of the object's file when it is already stored with `size` bytes (uploaded
    * before, maybe for another repository); undefined when it is missing or has another size
-   * (truncated or damaged: the put then replaces it).
+   * (truncated or damaged: the put then replaces it), or cannot be opened (the put then reports
+   * what the file system says).
    */
   private async openStored(path: string, size: number): Promise<number | undefined> {
     let fd: number;
     try {
       fd = await this.fs.openForReading(path);
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw asStoreError(err);
+    } catch {
+      return undefined;
     }
     try {
       if ((await this.fs.size(fd)) === size) return fd;

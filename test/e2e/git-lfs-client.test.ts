@@ -1,7 +1,7 @@
 // The real `git lfs` client against `lfsd serve` on its embedded default (issue: lfsd core).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeRandomFile } from '../helpers/content.js';
@@ -102,5 +102,39 @@ describe('git lfs client end to end', { timeout: 600_000 }, () => {
     assert.equal(puts(), before);
     const batches = server.logs.filter((l) => l.route === 'batch' && l.status === 200);
     assert.ok(batches.length > 0);
+  });
+
+  it('a push to another repository (a fork) uploads every object again, stored once; its clone is whole', async () => {
+    const objectFile = (path: string) => {
+      const oid = expected.get(path)!;
+      return join(dataDir, 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+    };
+    const inodes = async () =>
+      Promise.all(['file-10485760.bin', 'small/f0.dat'].map(async (p) => (await stat(objectFile(p))).ino));
+    const before = { puts: puts(), inodes: await inodes() };
+    const forkUrl = `${server.url}/alice/fork.git/info/lfs`;
+    await sandbox.git(sandbox.root, ['init', '--bare', '-q', 'fork.git']);
+    // proof of possession: the fork gets no object it was not sent, so every one is uploaded
+    await sandbox.git('work', [
+      '-c',
+      `lfs.url=${forkUrl}`,
+      'push',
+      '-q',
+      join(sandbox.root, 'fork.git'),
+      'main',
+    ]);
+    assert.equal(puts() - before.puts, LARGE_SIZES.length + SMALL_FILES);
+    assert.ok(server.logs.filter((l) => l.method === 'PUT').every((l) => l.status === 200));
+    assert.deepEqual(await inodes(), before.inodes, 'content already stored is not written again');
+    await sandbox.git(sandbox.root, [
+      '-c',
+      `lfs.url=${forkUrl}`,
+      'clone',
+      '-q',
+      join(sandbox.root, 'fork.git'),
+      'fork-clone',
+    ]);
+    for (const [path, sha] of expected)
+      assert.equal(await sha256File(join(sandbox.root, 'fork-clone', path)), sha, path);
   });
 });

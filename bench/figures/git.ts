@@ -185,9 +185,15 @@ export async function gitFigure(
             })()
           : undefined;
       bench.log(`figure 6: ${repo.label}: clone, ${runs} runs`);
+      const cpuPerObjectCloned: number[] = [];
       const clones = await paired(
         runs,
-        (run) => clone('lfsd', run, lfsdUrl(run)),
+        async (run) => {
+          const cpu0 = cpuMs(server.pid);
+          const seconds = await clone('lfsd', run, lfsdUrl(run));
+          cpuPerObjectCloned.push((cpuMs(server.pid) - cpu0) / repo.objects);
+          return seconds;
+        },
         (run) => clone('file', run, fileUrl(run)),
       );
       const baseline = 'same git + git-lfs, lfs.url=file:// (objects hard-linked, no transfer)';
@@ -240,6 +246,13 @@ export async function gitFigure(
         better: 'lower',
         lfsd: summarize(clones.a),
         baseline: { label: baseline, summary: summarize(clones.b) },
+      });
+      addRow(report, {
+        figure: '6',
+        measure: `server CPU time per object cloned, ${repo.label}`,
+        unit: 'ms',
+        better: 'lower',
+        lfsd: summarize(cpuPerObjectCloned),
       });
       await leftovers.removeAll();
       for (let run = 0; run < runs; run++) {

@@ -157,8 +157,11 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
     const server = await startLfsd(['--data-dir', dataDir, '--workers', '2']);
     try {
       const listening = () => server.logs.filter((l) => l.msg === 'lfsd listening');
-      await waitFor('both processes', () => listening().length === 2);
-      const victim = listening().find((l) => l.pid !== server.process.pid)!.pid as number;
+      // the primary's line, not the worker's own listening line: a worker that dies before the
+      // primary counts it as serving is a startup failure, which stops the cluster by design
+      const servingWorkers = () => server.logs.filter((l) => l.msg === 'worker serving');
+      await waitFor('the worker to serve', () => servingWorkers().length === 1);
+      const victim = servingWorkers()[0]!.worker as number;
       process.kill(victim, 'SIGKILL');
       await waitFor('the primary to see it die', () =>
         server.logs.some((l) => l.msg === 'worker died' && l.worker === victim),
@@ -167,7 +170,7 @@ describe('lfsd serve --workers', { timeout: 120_000 }, () => {
       const scrape = await request(`${server.url}/metrics`);
       assert.equal(scrape.status, 200, scrape.body.toString());
       assert.match(scrape.body.toString(), /^lfsd_process_cpu_user_seconds_total \d/m);
-      await waitFor('a replacement worker', () => listening().length === 3);
+      await waitFor('a replacement worker', () => listening().length === 3 && servingWorkers().length === 2);
       for (let i = 0; i < 6; i++) assert.equal((await request(`${server.url}/healthz`)).status, 200);
       assert.equal(await server.stop('SIGTERM'), 0);
     } finally {

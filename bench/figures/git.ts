@@ -42,7 +42,12 @@ import { sizeLabel, summarize } from '../lib/stats.js';
 interface Repo {
   name: string;
   label: string;
-  work: string;
+  /** objects in its tree */
+  objects: number;
+  /** the work tree a run pushes */
+  workOf: (run: number) => string;
+  /** before each push to lfsd (not to the null endpoint) */
+  beforeLfsdPush?: () => Promise<void>;
 }
 
 async function makeRepo(
@@ -91,23 +96,17 @@ export async function gitFigure(
     const largeWork = await makeRepo(sandbox, 'large', '*.bin', (work) =>
       copyFile(large.path, join(work, 'large.bin')),
     );
-    const repos: (Repo & {
-      objects: number;
-      workOf: (run: number) => string;
-      beforeLfsdPush?: () => Promise<void>;
-    })[] = [
+    const repos: Repo[] = [
       {
         name: 'small',
         objects: smallFiles,
         label: `${smallFiles.toLocaleString('en-US')} files of ${sizeLabel(smallFileSize)}`,
-        work: smallWork[0]!,
         workOf: (run) => smallWork[run]!,
       },
       {
         name: 'large',
         objects: 1,
         label: `one file of ${sizeLabel(large.size)}`,
-        work: largeWork,
         workOf: () => largeWork,
         // the same file every run: its stored bytes go, so that lfsd stores it every time
         beforeLfsdPush: () => removeStoredObject(dataDir, large.oid),
@@ -173,17 +172,15 @@ export async function gitFigure(
       // the first run's files again, to new repositories of a server that stores them all
       const storedUrl = (run: number) =>
         `lfs.url=${server.url}/${USER}/git-${repo.name}-again-${run}.git/info/lfs`;
-      const storedPushes =
-        repo.objects > 1
-          ? await (async () => {
-              bench.log(`figure 6: ${repo.label}: push of stored objects to new repositories, ${runs} runs`);
-              return paired(
-                runs,
-                (run) => measuredPush('stored', server.pid, run, storedUrl(run), repo.work),
-                (run) => push('file-again', run, fileUrl(run, 'file-again'), repo.work),
-              );
-            })()
-          : undefined;
+      let storedPushes: { a: number[]; b: number[] } | undefined;
+      if (repo.objects > 1) {
+        bench.log(`figure 6: ${repo.label}: push of stored objects to new repositories, ${runs} runs`);
+        storedPushes = await paired(
+          runs,
+          (run) => measuredPush('stored', server.pid, run, storedUrl(run), repo.workOf(0)),
+          (run) => push('file-again', run, fileUrl(run, 'file-again'), repo.workOf(0)),
+        );
+      }
       bench.log(`figure 6: ${repo.label}: clone, ${runs} runs`);
       const cpuPerObjectCloned: number[] = [];
       const clones = await paired(

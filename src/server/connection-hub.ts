@@ -7,8 +7,9 @@
  *
  * Why not let every process accept on the shared socket: the kernel then gives a burst of new
  * connections to whichever process wakes first: in a test here (ten rounds of eight keep-alive
- * connections), one process took all eight in four rounds and seven in the other six. Accepted sockets are paused until their
- * server takes them, so no byte is read by a process that does not serve the connection.
+ * connections), one process took all eight in four rounds and seven in the other six. Accepted
+ * sockets are paused until their server takes them, so no byte is read by a process that does
+ * not serve the connection.
  */
 import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { formatAddress, splitHostPort } from './host-port.js';

@@ -112,28 +112,15 @@ describe('git lfs client end to end', { timeout: 600_000 }, () => {
     const inodes = async () =>
       Promise.all(['file-10485760.bin', 'small/f0.dat'].map(async (p) => (await stat(objectFile(p))).ino));
     const before = { puts: puts(), inodes: await inodes() };
-    const forkUrl = `${server.url}/alice/fork.git/info/lfs`;
-    await sandbox.git(sandbox.root, ['init', '--bare', '-q', 'fork.git']);
+    const withForkLfs = ['-c', `lfs.url=${server.url}/alice/fork.git/info/lfs`];
+    const fork = join(sandbox.root, 'fork.git');
+    await sandbox.git(sandbox.root, ['init', '--bare', '-q', fork]);
     // proof of possession: the fork gets no object it was not sent, so every one is uploaded
-    await sandbox.git('work', [
-      '-c',
-      `lfs.url=${forkUrl}`,
-      'push',
-      '-q',
-      join(sandbox.root, 'fork.git'),
-      'main',
-    ]);
+    await sandbox.git('work', [...withForkLfs, 'push', '-q', fork, 'main']);
     assert.equal(puts() - before.puts, LARGE_SIZES.length + SMALL_FILES);
     assert.ok(server.logs.filter((l) => l.method === 'PUT').every((l) => l.status === 200));
     assert.deepEqual(await inodes(), before.inodes, 'content already stored is not written again');
-    await sandbox.git(sandbox.root, [
-      '-c',
-      `lfs.url=${forkUrl}`,
-      'clone',
-      '-q',
-      join(sandbox.root, 'fork.git'),
-      'fork-clone',
-    ]);
+    await sandbox.git(sandbox.root, [...withForkLfs, 'clone', '-q', fork, 'fork-clone']);
     for (const [path, sha] of expected)
       assert.equal(await sha256File(join(sandbox.root, 'fork-clone', path)), sha, path);
   });

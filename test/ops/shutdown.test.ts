@@ -444,6 +444,7 @@ describe('graceful shutdown of lfsd serve', { timeout: 600_000 }, () => {
       if (server.process.exitCode === null) server.process.kill('SIGKILL');
     }
   });
+
   it('--workers 2: SIGTERM lets an upload on each process finish, /readyz 503 meanwhile, exit 0', async () => {
     const dataDir = await freshDataDir();
     const server = await startLfsd([

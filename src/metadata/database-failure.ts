@@ -14,14 +14,15 @@ const MYSQL_CODES = new Set(['PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', '
 /** SQLSTATE classes and codes of connection trouble: 08xxx, admin_shutdown, cannot_connect_now... */
 const SQLSTATE = /^(08...|57P0[1-3]|53300)$/;
 
+/**
+ * The database's disk is full: SQLite's SQLITE_FULL, PostgreSQL's disk_full (53100), MySQL's
+ * "table is full" and "disk full". Answered 507, as a full object store is.
+ */
+const FULL_CODES = new Set(['SQLITE_FULL', '53100', 'ER_RECORD_FILE_FULL', 'ER_DISK_FULL']);
+
 /** True when `err` (or an error it wraps) says the database is unreachable. */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0) {
-    const current = queue.shift();
-    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
-    seen.add(current);
+  return someInChain(err, (current) => {
     const code = (current as { code?: unknown }).code;
     if (
       typeof code === 'string' &&
@@ -29,7 +30,27 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     ) {
       return true;
     }
-    if (current instanceof Error && PG_MESSAGES.test(current.message)) return true;
+    return current instanceof Error && PG_MESSAGES.test(current.message);
+  });
+}
+
+/** True when `err` (or an error it wraps) says the database's disk is full. */
+export function isDatabaseFull(err: unknown): boolean {
+  return someInChain(err, (current) => {
+    const code = (current as { code?: unknown }).code;
+    return typeof code === 'string' && FULL_CODES.has(code);
+  });
+}
+
+/** `test` on `err` and every error it wraps (causes, the errors of an AggregateError) */
+function someInChain(err: unknown, test: (current: object) => boolean): boolean {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [err];
+  while (queue.length > 0) {
+    const current = queue.shift();
+    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
+    seen.add(current);
+    if (test(current)) return true;
     queue.push((current as { cause?: unknown }).cause);
     if (current instanceof AggregateError) queue.push(...(current.errors as unknown[]));
   }

@@ -143,7 +143,9 @@ export class SqlLifecycleMetadata {
             await connection.executeQuery(COMMIT);
             return result;
           } catch (err) {
-            await connection.executeQuery(ROLLBACK);
+            // SQLite has rolled back already after some errors (SQLITE_FULL, SQLITE_IOERR): a
+            // failing ROLLBACK ("no transaction is active") must not hide why the work failed
+            await connection.executeQuery(ROLLBACK).catch(() => undefined);
             throw err;
           }
         });

@@ -4,7 +4,7 @@
 // answer with an injected ENOSPC is in test/http/store-faults.test.ts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rmdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -56,5 +56,54 @@ describe('disk full', { timeout: 60_000 }, () => {
     assert.match(String(res.headers['content-type']), /^application\/vnd\.git-lfs\+json/);
     assert.deepEqual(await readdir(join(dataDir, 'tmp')), []);
     assert.equal((await put(randomObject(100_000))).statusCode, 200, 'the space came back');
+  });
+
+  it('a disk so full that the database cannot write: 507 in LFS JSON, nothing linked, then it works again', async (context) => {
+    if (!t) return context.skip('no tmpfs (see above)');
+    const app = t.app;
+    const alice = await addUser(t.deps, 'alice2');
+    const stored = randomObject(20_000);
+    const upload = async (repo: string, obj: TestObject) => {
+      const res = await batchOne(app, 'upload', obj, repo, alice.authorization);
+      const action = res.actions!.upload!;
+      return app.inject({
+        method: 'PUT',
+        url: new URL(action.href).pathname,
+        headers: action.header,
+        payload: obj.content,
+      });
+    };
+    assert.equal((await upload('alice2/first', stored)).statusCode, 200);
+    const action = (await batchOne(app, 'upload', stored, 'alice2/fork', alice.authorization)).actions!
+      .upload!;
+    // fill what is left: the content of `stored` is on disk, but no link or offer can be written
+    const filler = join(t.settings.dataDir, 'filler');
+    await writeFile(filler, Buffer.alloc(8 * 1024 * 1024)).catch(() => undefined);
+    const again = await app.inject({
+      method: 'PUT',
+      url: new URL(action.href).pathname,
+      headers: action.header,
+      payload: stored.content,
+    });
+    assert.equal(again.statusCode, 507, again.body);
+    assert.match(String(again.headers['content-type']), /^application\/vnd\.git-lfs\+json/);
+    const batch = await app.inject({
+      method: 'POST',
+      url: '/alice2/first.git/info/lfs/objects/batch',
+      headers: { authorization: alice.authorization, 'content-type': 'application/vnd.git-lfs+json' },
+      payload: { operation: 'upload', objects: [{ oid: randomObject(100).oid, size: 100 }] },
+    });
+    assert.equal(batch.statusCode, 507, batch.body);
+    assert.equal(
+      (
+        await t.deps.metadata.findLinkedObjects((await t.deps.metadata.findRepo('alice2/fork'))!.id, [
+          stored.oid,
+        ])
+      ).size,
+      0,
+      'not linked',
+    );
+    await rm(filler);
+    assert.equal((await upload('alice2/fork', stored)).statusCode, 200, 'the space came back');
   });
 });

@@ -5,6 +5,7 @@
  * shutting down or starting), mysql2's lost connection. Answered 503 + Retry-After
  * (src/lfs/backend-errors.ts); anything else stays an internal error.
  */
+import { searchErrorChain } from '../error-chain.js';
 import { isConnectionFailureCode } from '../storage/backend-failure.js';
 
 /** pg: the pool's connect timeout, a connection dropped mid-query, a server gone away */
@@ -22,37 +23,26 @@ const FULL_CODES = new Set(['SQLITE_FULL', '53100', 'ER_RECORD_FILE_FULL', 'ER_D
 
 /** True when `err` (or an error it wraps) says the database is unreachable. */
 export function isDatabaseUnavailable(err: unknown): boolean {
-  return someInChain(err, (current) => {
-    const code = (current as { code?: unknown }).code;
-    if (
-      typeof code === 'string' &&
-      (isConnectionFailureCode(code) || MYSQL_CODES.has(code) || SQLSTATE.test(code))
-    ) {
-      return true;
-    }
-    return current instanceof Error && PG_MESSAGES.test(current.message);
-  });
+  return (
+    searchErrorChain(err, (current) => {
+      const code = (current as { code?: unknown }).code;
+      if (
+        typeof code === 'string' &&
+        (isConnectionFailureCode(code) || MYSQL_CODES.has(code) || SQLSTATE.test(code))
+      ) {
+        return true;
+      }
+      return current instanceof Error && PG_MESSAGES.test(current.message) ? true : undefined;
+    }) ?? false
+  );
 }
 
 /** True when `err` (or an error it wraps) says the database's disk is full. */
 export function isDatabaseFull(err: unknown): boolean {
-  return someInChain(err, (current) => {
-    const code = (current as { code?: unknown }).code;
-    return typeof code === 'string' && FULL_CODES.has(code);
-  });
-}
-
-/** `test` on `err` and every error it wraps (causes, the errors of an AggregateError) */
-function someInChain(err: unknown, test: (current: object) => boolean): boolean {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0) {
-    const current = queue.shift();
-    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
-    seen.add(current);
-    if (test(current)) return true;
-    queue.push((current as { cause?: unknown }).cause);
-    if (current instanceof AggregateError) queue.push(...(current.errors as unknown[]));
-  }
-  return false;
+  return (
+    searchErrorChain(err, (current) => {
+      const code = (current as { code?: unknown }).code;
+      return typeof code === 'string' && FULL_CODES.has(code) ? true : undefined;
+    }) ?? false
+  );
 }

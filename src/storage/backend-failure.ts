@@ -4,6 +4,7 @@
  * SDK error (a 5xx answer, `SlowDown`, a timeout), or any error wrapping one of those as its
  * `cause` (a StoreError('io'), an AggregateError of several connection attempts).
  */
+import { searchErrorChain } from '../error-chain.js';
 import { StoreError, type StoreErrorCode } from './object-store.js';
 import { httpStatusOf, s3ErrorCode } from './s3-errors.js';
 
@@ -43,16 +44,11 @@ export function isConnectionFailureCode(code: string): boolean {
 
 /** How `err` (or an error it wraps) failed in the backend; undefined when it was something else. */
 export function classifyBackendFailure(err: unknown): BackendFailure | undefined {
-  const seen = new Set<unknown>();
-  const queue: unknown[] = [err];
-  while (queue.length > 0) {
-    const current = queue.shift();
-    if (typeof current !== 'object' || current === null || seen.has(current)) continue;
-    seen.add(current);
+  return searchErrorChain<BackendFailure>(err, (current) => {
     if (current instanceof StoreError) {
       if (current.code === 'unavailable' || current.code === 'no_space') return current.code;
       // the caller's doing (a client gone with ECONNRESET is not the backend failing): look no deeper
-      if (current.code !== 'io') continue;
+      if (current.code !== 'io') return 'skip';
     }
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && NO_SPACE_ERRNOS.has(code)) return 'no_space';
@@ -65,10 +61,8 @@ export function classifyBackendFailure(err: unknown): BackendFailure | undefined
     ) {
       return 'unavailable';
     }
-    queue.push((current as { cause?: unknown }).cause);
-    if (current instanceof AggregateError) queue.push(...(current.errors as unknown[]));
-  }
-  return undefined;
+    return undefined;
+  });
 }
 
 /** The StoreError code for a failure in the backend: `unavailable`, `no_space`, else `io`. */

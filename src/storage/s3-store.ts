@@ -43,6 +43,7 @@ import {
 import { keepFreedHeapMemory } from './malloc-trim.js';
 import { createS3Client, type S3ClientOptions } from './s3-client.js';
 import { httpStatusOf, isNotFound } from './s3-errors.js';
+import { drainExactly } from './exact-copy.js';
 import { partSizeFor, uploadStream } from './s3-upload.js';
 
 export { isNotFound } from './s3-errors.js';
@@ -176,22 +177,44 @@ export class S3Store implements ObjectStore {
   }
 
   async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<void> {
+    const { signal } = options;
     if (!isValidOid(oid) || !Number.isSafeInteger(size) || size < 0) {
       body.destroy();
       throw new RangeError(`invalid put of ${JSON.stringify(oid)} with size ${size}`);
     }
-    const key = this.keyFor(oid);
+    const partSize = partSizeFor(size, this.options.partSize);
+    // Content S3 already holds (a fork, a push to a new repository uploads every object again):
+    // when writing it would take a multipart upload, one HeadObject spares sending every part
+    // again. The body is still read to its end, so that the verifier in front of this store
+    // checks it (the client's proof of possession). A smaller object takes one PutObject either
+    // way, as many requests as the HeadObject: it is simply written again.
+    if (size > partSize && (await this.storedSize(oid, signal)) === size) {
+      await drainExactly(body, size, signal);
+      return;
+    }
     await uploadStream(
-      { client: this.client, bucket: this.bucket, key },
+      { client: this.client, bucket: this.bucket, key: this.keyFor(oid) },
       body,
       {
         size,
-        partSize: partSizeFor(size, this.options.partSize),
+        partSize,
         queueSize: this.options.queueSize ?? DEFAULT_QUEUE_SIZE,
         checksumSha256: oidToBase64(oid),
       },
-      options.signal,
+      signal,
     );
+  }
+
+  /**
+   * The size of the object's content in S3, or undefined when it is missing or the HeadObject
+   * fails: the put then uploads, and reports its own failure if S3 is down.
+   */
+  private async storedSize(oid: string, signal?: AbortSignal): Promise<number | undefined> {
+    try {
+      return (await this.stat(oid, { signal }))?.size;
+    } catch {
+      return undefined;
+    }
   }
 
   async delete(oid: string): Promise<void> {

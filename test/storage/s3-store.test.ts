@@ -225,6 +225,66 @@ void describe('S3Store against s3rver', () => {
     assert.deepEqual(await leftovers(store, server), []);
   });
 
+  void it(
+    'takes a multipart-sized put of content it holds with one HeadObject; a wrong body still fails',
+    T,
+    async () => {
+      const content = pseudoRandomBytes('stored-again', MIN_PART_SIZE + 7);
+      const oid = sha256(content);
+      const verifying = new VerifyingStore(store);
+      await verifying.put(oid, content.length, bodyOf(content, 100_000));
+      // a second upload (another repository, a fork): read whole and checked, nothing sent again
+      sent.length = 0;
+      const body = bodyOf(content, 100_000);
+      await verifying.put(oid, content.length, body);
+      assert.deepEqual(sent, ['HeadObjectCommand']);
+      assert.equal(body.readableEnded, true, 'the body was read to its end');
+      // the proof of possession still holds: wrong bytes of the right size, or too few, fail
+      const wrong = Buffer.from(content);
+      wrong[100] ^= 1;
+      await assertStoreError(verifying.put(oid, content.length, bodyOf(wrong, 100_000)), 'hash_mismatch');
+      await assertStoreError(
+        verifying.put(oid, content.length, bodyOf(content.subarray(1), 100_000)),
+        'size_mismatch',
+      );
+      assert.deepEqual(sent, ['HeadObjectCommand', 'HeadObjectCommand', 'HeadObjectCommand']);
+      const got = await store.get(oid);
+      assert.ok(got);
+      assert.ok((await readAll(got.body)).equals(content), 'the stored bytes are untouched');
+
+      // content of another size under the key (damaged) is replaced by the upload
+      await client.send(
+        new PutObjectCommand({
+          Bucket: server.bucket,
+          Key: store.keyFor(oid),
+          Body: content.subarray(0, 10),
+        }),
+      );
+      sent.length = 0;
+      await verifying.put(oid, content.length, bodyOf(content, 100_000));
+      assert.ok(sent.includes('CompleteMultipartUploadCommand'), sent.join());
+      const repaired = await store.get(oid);
+      assert.ok(repaired);
+      assert.ok((await readAll(repaired.body)).equals(content), 'repaired by the upload');
+      await store.delete(oid);
+      assert.deepEqual(await leftovers(store, server), []);
+    },
+  );
+
+  void it(
+    'writes a small object again rather than asking whether S3 holds it (as many requests)',
+    T,
+    async () => {
+      const content = pseudoRandomBytes('small-again', 10_000);
+      const oid = sha256(content);
+      await store.put(oid, content.length, bodyOf(content));
+      sent.length = 0;
+      await store.put(oid, content.length, bodyOf(content));
+      assert.deepEqual(sent, ['PutObjectCommand']);
+      await store.delete(oid);
+    },
+  );
+
   void it('reads ranges, including one byte at either end, with the whole size', T, async () => {
     const content = pseudoRandomBytes('ranges', 1000);
     const oid = sha256(content);

@@ -7,8 +7,11 @@
  * With `--stored`, every upload round sends the same objects again, each round to a new
  * repository (as a fork or a push to a new repository does): the server already stores them.
  *
+ * With `--cpu-prof DIR`, both servers run under `node --cpu-prof` and write their profiles to DIR
+ * (bench/profile-summary.ts reads them): a profile of one kind of transfer alone.
+ *
  * Usage: node dist/bench/compare-builds.js OLD_CHECKOUT NEW_CHECKOUT [--get | --stored]
- *          [--rounds 10] [--objects 500] [--size 10240] [--concurrency 8]
+ *          [--rounds 10] [--objects 500] [--size 10240] [--concurrency 8] [--cpu-prof DIR]
  * Each checkout must be built (`npm run build`); its own dist/ runs its own server.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -42,6 +45,7 @@ const { values, positionals } = parseArgs({
     objects: { type: 'string', default: '500' },
     size: { type: 'string', default: '10240' },
     concurrency: { type: 'string', default: '8' },
+    'cpu-prof': { type: 'string' },
   },
 });
 if (positionals.length !== 2) throw new Error('usage: compare-builds OLD_CHECKOUT NEW_CHECKOUT [--get]');
@@ -77,7 +81,10 @@ async function startSide(checkout: string): Promise<Side> {
   const dataDir = await mkdtemp(join(tmpdir(), 'lfsd-compare-'));
   await prepareDataDir(dataDir);
   const seeded = values.get ? await seedSmallObjects(dataDir, 'alice/r', count, size) : [];
-  const server = await startServe(dataDir);
+  const profileDir = values['cpu-prof'] && resolve(values['cpu-prof']);
+  const server = await startServe(dataDir, {
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  });
   const clientOf = (repo: string) =>
     new LfsClient(`${server.url}/alice/${repo}.git/info/lfs`, USER, PASSWORD);
   let client = clientOf('r');

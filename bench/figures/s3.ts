@@ -73,6 +73,13 @@ async function measureS3(
           throw new Error('lfsd did not ask for the bytes of a new repository');
         }
       });
+    const sdkUpload = () =>
+      timed(() =>
+        new Upload({
+          client: sdk,
+          params: { Bucket: bucket, Key: key, Body: generatedStream(object) },
+        }).done(),
+      );
     bench.log(`figure 7: S3 proxy upload/download of ${label}, ${config.runs} runs`);
     const uploads = await paired(
       config.runs,
@@ -83,27 +90,11 @@ async function measureS3(
         await sdk.send(new DeleteObjectCommand({ Bucket: bucket, Key: lfsdKey }));
         return lfsdUpload(`s3-${run}`);
       },
-      () =>
-        timed(() =>
-          new Upload({
-            client: sdk,
-            params: { Bucket: bucket, Key: key, Body: generatedStream(object) },
-          }).done(),
-        ),
+      sdkUpload,
     );
     // the same content to new repositories while S3 holds it (a fork): lfsd reads and checks the
     // bytes and writes nothing; the baseline uploads as before
-    const storedUploads = await paired(
-      config.runs,
-      (run) => lfsdUpload(`s3-fork-${run}`),
-      () =>
-        timed(() =>
-          new Upload({
-            client: sdk,
-            params: { Bucket: bucket, Key: key, Body: generatedStream(object) },
-          }).done(),
-        ),
-    );
+    const storedUploads = await paired(config.runs, (run) => lfsdUpload(`s3-fork-${run}`), sdkUpload);
     // lfsd's minor page faults per MB proxied (src/storage/malloc-trim.ts: 270-360 before its fix)
     const faultsPerMB: number[] = [];
     const downloads = await paired(

@@ -13,9 +13,10 @@ import { StoreError } from './object-store.js';
 const WRITE_BATCH_BYTES = 256 * 1024;
 /** and at most this many chunks per `writev`, whatever their sizes (a client sending tiny chunks) */
 const WRITE_BATCH_BUFFERS = 256;
+
 /**
- * Writes `body` with `writeBatch` (to a file: `writeAll`), failing as soon as more than `size`
- * bytes arrive and at the end if fewer did.
+ * Writes `body` with `writeBatch` (the disk store's `writeAll`: to its temp file), failing as soon
+ * as more than `size` bytes arrive and at the end if fewer did.
  *
  * Chunks (64 KiB socket reads, typically) are gathered, without copying, into batches of
  * WRITE_BATCH_BYTES written with one `writev` each, and one batch is written while the next one

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type {
   ByteRange,
   CallOptions,
+  PutResult,
   LocalFile,
   ObjectStore,
   SignedRequest,
@@ -34,7 +35,7 @@ export class DelegatingStore implements ObjectStore {
     return this.inner.get(oid, options);
   }
 
-  put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void> {
+  put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult> {
     return this.inner.put(oid, size, body, options);
   }
 

@@ -6,6 +6,7 @@ import { Readable, addAbortSignal } from 'node:stream';
 import {
   type ByteRange,
   type CallOptions,
+  type PutResult,
   type ObjectStore,
   type LocalFile,
   type StoreCapability,
@@ -164,13 +165,16 @@ export class DiskStore implements ObjectStore {
     return { size, body };
   }
 
-  async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<void> {
+  async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<PutResult> {
     const { signal } = options;
     const finalPath = this.pathOf(oid);
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
     const { fs } = this;
     const stored = await this.openStored(finalPath, size);
-    if (stored !== undefined) return confirmStored(fs, stored, finalPath, body, size, signal);
+    if (stored !== undefined) {
+      await confirmStored(fs, stored, finalPath, body, size, signal);
+      return 'already-stored';
+    }
     const tmpPath = join(this.tmpDir, tempName(oid));
     let fd: number | undefined;
     startWriting(tmpPath);
@@ -194,6 +198,7 @@ export class DiskStore implements ObjectStore {
       stopWriting(tmpPath);
     }
     await syncDirectory(fs, dirname(finalPath));
+    return 'written';
   }
 
   /**

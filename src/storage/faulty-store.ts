@@ -15,7 +15,13 @@
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { backendErrorCode } from './backend-failure.js';
 import { DelegatingStore } from './delegating-store.js';
-import { StoreError, type ByteRange, type CallOptions, type StoredObject } from './object-store.js';
+import {
+  StoreError,
+  type ByteRange,
+  type CallOptions,
+  type PutResult,
+  type StoredObject,
+} from './object-store.js';
 
 export type FaultPoint = 'stat' | 'get' | 'read' | 'put' | 'write' | 'delete' | 'list' | 'ping' | 'commit';
 
@@ -85,7 +91,7 @@ export class FaultyStore extends DelegatingStore {
     return { size: found.size, body: failing };
   }
 
-  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void> {
+  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult> {
     const immediate = this.take('put');
     if (immediate) {
       body.destroy();
@@ -118,7 +124,7 @@ export class FaultyStore extends DelegatingStore {
     body.pipe(gate);
     body.once('error', (err) => gate.destroy(err));
     try {
-      await super.put(oid, size, gate, { signal: abort.signal });
+      return await super.put(oid, size, gate, { signal: abort.signal });
     } catch (err) {
       body.destroy();
       if (tripped) throw this.asStoreError(fault.error);

@@ -6,6 +6,7 @@ import {
   StoreError,
   type ByteRange,
   type CallOptions,
+  type PutResult,
   type ObjectStore,
   type SignedRequest,
   type StoredObject,
@@ -61,10 +62,11 @@ export class MeteredStore extends DelegatingStore {
     return found;
   }
 
-  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void> {
+  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult> {
     const started = performance.now();
+    let result: PutResult;
     try {
-      await this.inner.put(oid, size, body, options);
+      result = await this.inner.put(oid, size, body, options);
     } catch (err) {
       // a body that failed (client gone, verification failed) or an abort is the caller's doing,
       // unless the backend said it failed (it may have destroyed the body itself)
@@ -77,7 +79,9 @@ export class MeteredStore extends DelegatingStore {
       throw err;
     }
     this.record('put', started, 'ok');
-    this.metrics.storeBytes.inc({ backend: this.kind, direction: 'write' }, size);
+    // content the store already held was read through, not written
+    if (result === 'written') this.metrics.storeBytes.inc({ backend: this.kind, direction: 'write' }, size);
+    return result;
   }
 
   override delete(oid: string): Promise<void> {

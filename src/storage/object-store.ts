@@ -24,6 +24,12 @@ export interface CallOptions {
 }
 
 /**
+ * What a put did with the content: wrote it, or found it already stored with that size (another
+ * repository's object: a fork) and only read the body through, for the verifier in front to check.
+ */
+export type PutResult = 'written' | 'already-stored';
+
+/**
  * Content-addressed object storage (DESIGN.md "ObjectStore"). Objects are named by their
  * SHA-256 `oid` (64 lowercase hex, validated before any call reaches a store).
  *
@@ -68,7 +74,7 @@ export interface ObjectStore {
   readonly capabilities: ReadonlySet<StoreCapability>;
   stat(oid: string, options?: CallOptions): Promise<{ size: number } | undefined>;
   get(oid: string, options?: CallOptions & { range?: ByteRange }): Promise<StoredObject | undefined>;
-  put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void>;
+  put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult>;
   delete(oid: string): Promise<void>;
   list(): AsyncIterable<{ oid: string; size: number }>;
   /**

@@ -34,6 +34,7 @@ import { isValidOid } from '../rules.js';
 import {
   type ByteRange,
   type CallOptions,
+  type PutResult,
   type ObjectStore,
   type SignedRequest,
   type StoreCapability,
@@ -176,7 +177,7 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<void> {
+  async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<PutResult> {
     const { signal } = options;
     if (!isValidOid(oid) || !Number.isSafeInteger(size) || size < 0) {
       body.destroy();
@@ -190,7 +191,7 @@ export class S3Store implements ObjectStore {
     // way, as many requests as the HeadObject: it is simply written again.
     if (size > partSize && (await this.storedSize(oid, signal)) === size) {
       await drainExactly(body, size, signal);
-      return;
+      return 'already-stored';
     }
     await uploadStream(
       { client: this.client, bucket: this.bucket, key: this.keyFor(oid) },
@@ -203,6 +204,7 @@ export class S3Store implements ObjectStore {
       },
       signal,
     );
+    return 'written';
   }
 
   /**

@@ -4,7 +4,7 @@ import { joinStreams } from '../join-streams.js';
 import { backendErrorCode } from './backend-failure.js';
 import { DelegatingStore } from './delegating-store.js';
 import { isValidOid } from '../rules.js';
-import { type CallOptions, StoreError } from './object-store.js';
+import { type CallOptions, type PutResult, StoreError } from './object-store.js';
 
 /**
  * Checks size and SHA-256 while the bytes stream into the inner store (DESIGN.md integrity rules).
@@ -16,7 +16,7 @@ import { type CallOptions, StoreError } from './object-store.js';
  * is never published, whatever the backend.
  */
 export class VerifyingStore extends DelegatingStore {
-  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<void> {
+  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult> {
     if (!isValidOid(oid)) {
       body.destroy();
       throw new TypeError(`invalid oid ${JSON.stringify(oid)}`);
@@ -29,8 +29,9 @@ export class VerifyingStore extends DelegatingStore {
     // an error or destroy on either side destroys the other, so the body stops being read when
     // the inner store gives up, and the inner store sees the body's failure
     joinStreams(body, verifier);
+    let result: PutResult;
     try {
-      await this.inner.put(oid, size, verifier, options);
+      result = await this.inner.put(oid, size, verifier, options);
     } catch (err) {
       verifier.destroy(); // in case the inner store failed without reading: release the body
       // the inner store only saw a broken stream; the verifier knows why it broke
@@ -44,6 +45,7 @@ export class VerifyingStore extends DelegatingStore {
       verifier.destroy();
       throw new StoreError('io', `${this.inner.kind} store finished before the body was verified`);
     }
+    return result;
   }
 }
 

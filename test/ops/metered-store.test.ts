@@ -11,7 +11,12 @@ import { createMetrics, type LfsdMetrics } from '../../src/observability/metrics
 import { DiskStore } from '../../src/storage/disk-store.js';
 import { DelegatingStore } from '../../src/storage/delegating-store.js';
 import { MeteredStore } from '../../src/storage/metered-store.js';
-import { StoreError, type ObjectStore, type StoreCapability } from '../../src/storage/object-store.js';
+import {
+  StoreError,
+  type ObjectStore,
+  type PutResult,
+  type StoreCapability,
+} from '../../src/storage/object-store.js';
 import { VerifyingStore } from '../../src/storage/verifying-store.js';
 import {
   bodyOf,
@@ -45,7 +50,7 @@ class BrokenStore extends DelegatingStore {
   override async stat(): Promise<undefined> {
     throw new Error('connection refused');
   }
-  override async put(_oid: string, _size: number, body: Readable): Promise<void> {
+  override async put(_oid: string, _size: number, body: Readable): Promise<PutResult> {
     body.destroy();
     throw new StoreError('io', 'connection refused');
   }
@@ -92,6 +97,18 @@ describe('MeteredStore metrics', () => {
       content.length + 100,
     );
     assert.equal(metric(s, 'lfsd_store_errors_total'), 0);
+  });
+
+  it('counts no bytes written for a put of content the store already holds', async () => {
+    const content = pseudoRandomBytes('metered-again', 50_000);
+    const oid = sha256(content);
+    await store.put(oid, content.length, bodyOf(content));
+    const before = await samples();
+    assert.equal(await store.put(oid, content.length, bodyOf(content)), 'already-stored');
+    const after = await samples();
+    const written = { backend: 'disk', direction: 'write' };
+    assert.equal(delta(before, after, 'lfsd_store_bytes_total', written), 0);
+    assert.equal(count(after, 'put', 'ok') - count(before, 'put', 'ok'), 1, 'still a put that succeeded');
   });
 
   it('a download closed early and an upload with wrong content are cancelled, not backend errors', async () => {

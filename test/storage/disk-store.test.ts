@@ -84,11 +84,11 @@ void describe('DiskStore', () => {
     const content = pseudoRandomBytes('stored-again', 20_000);
     const oid = sha256(content);
     const path = join(root, 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
-    await store.put(oid, content.length, bodyOf(content));
+    assert.equal(await store.put(oid, content.length, bodyOf(content)), 'written');
     const first = await stat(path);
     // a second upload (another repository, a re-push): read whole and checked, the file kept
     const body = bodyOf(content);
-    await store.put(oid, content.length, body);
+    assert.equal(await store.put(oid, content.length, body), 'already-stored');
     assert.equal(body.readableEnded, true, 'the body was read to its end');
     assert.equal((await stat(path)).ino, first.ino, 'the same file: not written again');
     assert.ok((await readFile(path)).equals(content));

@@ -232,11 +232,11 @@ void describe('S3Store against s3rver', () => {
       const content = pseudoRandomBytes('stored-again', MIN_PART_SIZE + 7);
       const oid = sha256(content);
       const verifying = new VerifyingStore(store);
-      await verifying.put(oid, content.length, bodyOf(content, 100_000));
+      assert.equal(await verifying.put(oid, content.length, bodyOf(content, 100_000)), 'written');
       // a second upload (another repository, a fork): read whole and checked, nothing sent again
       sent.length = 0;
       const body = bodyOf(content, 100_000);
-      await verifying.put(oid, content.length, body);
+      assert.equal(await verifying.put(oid, content.length, body), 'already-stored');
       assert.deepEqual(sent, ['HeadObjectCommand']);
       assert.equal(body.readableEnded, true, 'the body was read to its end');
       // the proof of possession still holds: wrong bytes of the right size, or too few, fail

@@ -49,8 +49,11 @@ export class TransferService {
       );
     }
     const repo = await this.repo(repoPath);
+    // content stored before, maybe for another repository (a fork): the store may check that it
+    // still holds it instead of writing it again
+    const stored = (await this.deps.metadata.lifecycle.storedSize(oid)) === size;
     try {
-      await this.deps.store.put(oid, size, body, { signal });
+      await this.deps.store.put(oid, size, body, { signal, stored });
     } catch (err) {
       throw storeErrorToLfs(err);
     }

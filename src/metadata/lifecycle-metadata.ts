@@ -346,6 +346,23 @@ export class SqlLifecycleMetadata {
   }
 
   /** 'deleting' while gc has claimed the object and may be deleting its content */
+  /**
+   * The size of an object whose content the metadata records as stored (not found broken by
+   * fsck, not being deleted by gc); undefined otherwise. A hint for an upload's store
+   * (TransferService.upload): the store has the last word.
+   */
+  async storedSize(oid: string): Promise<number | undefined> {
+    const {
+      rows: [row],
+    } = await this.compiled.run(
+      this.db,
+      'stored-size',
+      () => this.db.selectFrom('objects').select(['size', 'broken_at', 'deleting_at']).where('oid', '=', ''),
+      [oid],
+    );
+    return row && !row.broken_at && !row.deleting_at ? toNumber(row.size) : undefined;
+  }
+
   async collectionState(oid: string): Promise<'none' | 'deleting'> {
     const row = await this.db
       .selectFrom('objects')

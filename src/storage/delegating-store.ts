@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type {
   ByteRange,
   CallOptions,
+  PutOptions,
   PutResult,
   LocalFile,
   ObjectStore,
@@ -35,7 +36,7 @@ export class DelegatingStore implements ObjectStore {
     return this.inner.get(oid, options);
   }
 
-  put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult> {
+  put(oid: string, size: number, body: Readable, options?: PutOptions): Promise<PutResult> {
     return this.inner.put(oid, size, body, options);
   }
 

@@ -6,6 +6,7 @@ import { Readable, addAbortSignal } from 'node:stream';
 import {
   type ByteRange,
   type CallOptions,
+  type PutOptions,
   type PutResult,
   type ObjectStore,
   type LocalFile,
@@ -165,7 +166,7 @@ export class DiskStore implements ObjectStore {
     return { size, body };
   }
 
-  async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<PutResult> {
+  async put(oid: string, size: number, body: Readable, options: PutOptions = {}): Promise<PutResult> {
     const { signal } = options;
     const finalPath = this.pathOf(oid);
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);

@@ -19,6 +19,7 @@ import {
   StoreError,
   type ByteRange,
   type CallOptions,
+  type PutOptions,
   type PutResult,
   type StoredObject,
 } from './object-store.js';
@@ -91,7 +92,7 @@ export class FaultyStore extends DelegatingStore {
     return { size: found.size, body: failing };
   }
 
-  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult> {
+  override async put(oid: string, size: number, body: Readable, options?: PutOptions): Promise<PutResult> {
     const immediate = this.take('put');
     if (immediate) {
       body.destroy();
@@ -124,7 +125,7 @@ export class FaultyStore extends DelegatingStore {
     body.pipe(gate);
     body.once('error', (err) => gate.destroy(err));
     try {
-      return await super.put(oid, size, gate, { signal: abort.signal });
+      return await super.put(oid, size, gate, { ...options, signal: abort.signal });
     } catch (err) {
       body.destroy();
       if (tripped) throw this.asStoreError(fault.error);

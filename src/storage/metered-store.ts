@@ -6,6 +6,7 @@ import {
   StoreError,
   type ByteRange,
   type CallOptions,
+  type PutOptions,
   type PutResult,
   type ObjectStore,
   type SignedRequest,
@@ -62,7 +63,7 @@ export class MeteredStore extends DelegatingStore {
     return found;
   }
 
-  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult> {
+  override async put(oid: string, size: number, body: Readable, options?: PutOptions): Promise<PutResult> {
     const started = performance.now();
     let result: PutResult;
     try {

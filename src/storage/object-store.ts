@@ -23,6 +23,15 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+export interface PutOptions extends CallOptions {
+  /**
+   * lfsd's metadata records this content as stored with this size (uploaded before, maybe for
+   * another repository: a fork). A hint: a store where finding out costs a request (S3) asks
+   * only then; what the store holds decides.
+   */
+  stored?: boolean;
+}
+
 /**
  * What a put did with the content: wrote it, or found it already stored with that size (another
  * repository's object: a fork) and only read the body through, for the verifier in front to check.
@@ -74,7 +83,7 @@ export interface ObjectStore {
   readonly capabilities: ReadonlySet<StoreCapability>;
   stat(oid: string, options?: CallOptions): Promise<{ size: number } | undefined>;
   get(oid: string, options?: CallOptions & { range?: ByteRange }): Promise<StoredObject | undefined>;
-  put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult>;
+  put(oid: string, size: number, body: Readable, options?: PutOptions): Promise<PutResult>;
   delete(oid: string): Promise<void>;
   list(): AsyncIterable<{ oid: string; size: number }>;
   /**

@@ -34,6 +34,7 @@ import { isValidOid } from '../rules.js';
 import {
   type ByteRange,
   type CallOptions,
+  type PutOptions,
   type PutResult,
   type ObjectStore,
   type SignedRequest,
@@ -177,19 +178,18 @@ export class S3Store implements ObjectStore {
     }
   }
 
-  async put(oid: string, size: number, body: Readable, options: CallOptions = {}): Promise<PutResult> {
+  async put(oid: string, size: number, body: Readable, options: PutOptions = {}): Promise<PutResult> {
     const { signal } = options;
     if (!isValidOid(oid) || !Number.isSafeInteger(size) || size < 0) {
       body.destroy();
       throw new RangeError(`invalid put of ${JSON.stringify(oid)} with size ${size}`);
     }
-    const partSize = partSizeFor(size, this.options.partSize);
-    // Content S3 already holds (a fork, a push to a new repository uploads every object again):
-    // when writing it would take a multipart upload, one HeadObject spares sending every part
-    // again. The body is still read to its end, so that the verifier in front of this store
-    // checks it (the client's proof of possession). A smaller object takes one PutObject either
-    // way, as many requests as the HeadObject: it is simply written again.
-    if (size > partSize && (await this.storedSize(oid, signal)) === size) {
+    // Content S3 already holds (a fork, a push to a new repository uploads every object again),
+    // asked only when lfsd's metadata says it is stored, so new content costs no extra request:
+    // one HeadObject instead of a PutObject or a multipart upload (and, in a versioned bucket, a
+    // new version of the same bytes). The body is still read to its end, so that the verifier in
+    // front of this store checks it (the client's proof of possession).
+    if (options.stored && (await this.storedSize(oid, signal)) === size) {
       await drainExactly(body, size, signal);
       return 'already-stored';
     }
@@ -198,7 +198,7 @@ export class S3Store implements ObjectStore {
       body,
       {
         size,
-        partSize,
+        partSize: partSizeFor(size, this.options.partSize),
         queueSize: this.options.queueSize ?? DEFAULT_QUEUE_SIZE,
         checksumSha256: oidToBase64(oid),
       },

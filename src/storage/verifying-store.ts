@@ -4,7 +4,7 @@ import { joinStreams } from '../join-streams.js';
 import { backendErrorCode } from './backend-failure.js';
 import { DelegatingStore } from './delegating-store.js';
 import { isValidOid } from '../rules.js';
-import { type CallOptions, type PutResult, StoreError } from './object-store.js';
+import { type PutOptions, type PutResult, StoreError } from './object-store.js';
 
 /**
  * Checks size and SHA-256 while the bytes stream into the inner store (DESIGN.md integrity rules).
@@ -16,7 +16,7 @@ import { type CallOptions, type PutResult, StoreError } from './object-store.js'
  * is never published, whatever the backend.
  */
 export class VerifyingStore extends DelegatingStore {
-  override async put(oid: string, size: number, body: Readable, options?: CallOptions): Promise<PutResult> {
+  override async put(oid: string, size: number, body: Readable, options?: PutOptions): Promise<PutResult> {
     if (!isValidOid(oid)) {
       body.destroy();
       throw new TypeError(`invalid oid ${JSON.stringify(oid)}`);

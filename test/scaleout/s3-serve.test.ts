@@ -4,10 +4,11 @@
  * client PUTs to presigned staging URLs and GETs presigned URLs; lfsd answers batch and verify).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { S3Store } from '../../src/storage/s3-store.js';
 import { createGitSandbox, type GitSandbox } from '../helpers/git.js';
@@ -94,6 +95,29 @@ for (const mode of ['proxy', 'direct'] as const) {
         await sandbox.git(tree.dir, ['lfs', 'push', '--all', 'origin']);
         assert.equal(count('PUT', 'object') + count('POST', 'verify'), before);
       });
+
+      if (mode === 'proxy') {
+        void it('a push to a new repository (a fork) uploads every object, and S3 is not written again', async () => {
+          // s3rver keeps each object in a file of its own: a new write would be a new file
+          const files = [...new Set(tree.expected.values())].map((oid) =>
+            join(s3.directory, s3.bucket, `${bucket.keyFor(oid)}._S3rver_object`),
+          );
+          const before = await Promise.all(files.map((file) => stat(file)));
+          const puts = count('PUT', 'object');
+          const fork = `${server.url}/alice/fork.git/info/lfs`;
+          await sandbox.git(tree.dir, ['-c', `lfs.url=${fork}`, 'lfs', 'push', '--all', 'origin']);
+          // a request is logged when its response closes, which may come after git-lfs has exited
+          const sent = () => count('PUT', 'object') - puts;
+          for (let i = 0; i < 100 && sent() < files.length; i++) await sleep(50);
+          assert.ok(sent() >= files.length, `proof of possession: every object sent (${sent()})`);
+          const after = await Promise.all(files.map((file) => stat(file)));
+          after.forEach((st, i) => {
+            assert.equal(st.ino, before[i]!.ino, files[i]);
+            assert.equal(st.mtimeMs, before[i]!.mtimeMs, files[i]);
+          });
+          await cloneAndCompare(sandbox, tree, 'clone-fork', fork);
+        });
+      }
     },
   );
 }

@@ -226,25 +226,29 @@ void describe('S3Store against s3rver', () => {
   });
 
   void it(
-    'takes a multipart-sized put of content it holds with one HeadObject; a wrong body still fails',
+    'takes a put of content it holds, when told it is stored, with one HeadObject; a wrong body still fails',
     T,
     async () => {
       const content = pseudoRandomBytes('stored-again', MIN_PART_SIZE + 7);
       const oid = sha256(content);
       const verifying = new VerifyingStore(store);
+      const stored = { stored: true };
       assert.equal(await verifying.put(oid, content.length, bodyOf(content, 100_000)), 'written');
       // a second upload (another repository, a fork): read whole and checked, nothing sent again
       sent.length = 0;
       const body = bodyOf(content, 100_000);
-      assert.equal(await verifying.put(oid, content.length, body), 'already-stored');
+      assert.equal(await verifying.put(oid, content.length, body, stored), 'already-stored');
       assert.deepEqual(sent, ['HeadObjectCommand']);
       assert.equal(body.readableEnded, true, 'the body was read to its end');
       // the proof of possession still holds: wrong bytes of the right size, or too few, fail
       const wrong = Buffer.from(content);
       wrong[100] ^= 1;
-      await assertStoreError(verifying.put(oid, content.length, bodyOf(wrong, 100_000)), 'hash_mismatch');
       await assertStoreError(
-        verifying.put(oid, content.length, bodyOf(content.subarray(1), 100_000)),
+        verifying.put(oid, content.length, bodyOf(wrong, 100_000), stored),
+        'hash_mismatch',
+      );
+      await assertStoreError(
+        verifying.put(oid, content.length, bodyOf(content.subarray(1), 100_000), stored),
         'size_mismatch',
       );
       assert.deepEqual(sent, ['HeadObjectCommand', 'HeadObjectCommand', 'HeadObjectCommand']);
@@ -261,7 +265,7 @@ void describe('S3Store against s3rver', () => {
         }),
       );
       sent.length = 0;
-      await verifying.put(oid, content.length, bodyOf(content, 100_000));
+      assert.equal(await verifying.put(oid, content.length, bodyOf(content, 100_000), stored), 'written');
       assert.ok(sent.includes('CompleteMultipartUploadCommand'), sent.join());
       const repaired = await store.get(oid);
       assert.ok(repaired);
@@ -272,15 +276,25 @@ void describe('S3Store against s3rver', () => {
   );
 
   void it(
-    'writes a small object again rather than asking whether S3 holds it (as many requests)',
+    'asks nothing before writing content not said to be stored; a small stored one is asked for too',
     T,
     async () => {
       const content = pseudoRandomBytes('small-again', 10_000);
       const oid = sha256(content);
-      await store.put(oid, content.length, bodyOf(content));
       sent.length = 0;
-      await store.put(oid, content.length, bodyOf(content));
-      assert.deepEqual(sent, ['PutObjectCommand']);
+      assert.equal(await store.put(oid, content.length, bodyOf(content)), 'written');
+      assert.deepEqual(sent, ['PutObjectCommand'], 'new content: no HeadObject first');
+      sent.length = 0;
+      assert.equal(await store.put(oid, content.length, bodyOf(content), { stored: true }), 'already-stored');
+      assert.deepEqual(sent, ['HeadObjectCommand']);
+      // said to be stored but missing (metadata ahead of the bucket): asked, then written
+      await store.delete(oid);
+      sent.length = 0;
+      assert.equal(await store.put(oid, content.length, bodyOf(content), { stored: true }), 'written');
+      assert.deepEqual(sent, ['HeadObjectCommand', 'PutObjectCommand']);
+      const got = await store.get(oid);
+      assert.ok(got);
+      assert.ok((await readAll(got.body)).equals(content));
       await store.delete(oid);
     },
   );

@@ -345,7 +345,6 @@ export class SqlLifecycleMetadata {
     return rows.map((r) => ({ oid: r.oid, size: toNumber(r.size) }));
   }
 
-  /** 'deleting' while gc has claimed the object and may be deleting its content */
   /**
    * The size of an object whose content the metadata records as stored (not found broken by
    * fsck, not being deleted by gc); undefined otherwise. A hint for an upload's store
@@ -363,6 +362,7 @@ export class SqlLifecycleMetadata {
     return row && !row.broken_at && !row.deleting_at ? toNumber(row.size) : undefined;
   }
 
+  /** 'deleting' while gc has claimed the object and may be deleting its content */
   async collectionState(oid: string): Promise<'none' | 'deleting'> {
     const row = await this.db
       .selectFrom('objects')

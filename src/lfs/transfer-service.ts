@@ -49,8 +49,8 @@ export class TransferService {
       );
     }
     const repo = await this.repo(repoPath);
-    // content stored before, maybe for another repository (a fork): the store may check that it
-    // still holds it instead of writing it again
+    // content stored before, maybe for another repository (a fork): the store checks that it
+    // still holds it instead of writing it again (PutOptions.stored)
     const stored = (await this.deps.metadata.lifecycle.storedSize(oid)) === size;
     try {
       await this.deps.store.put(oid, size, body, { signal, stored });

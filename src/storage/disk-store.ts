@@ -85,8 +85,9 @@ export interface DiskStoreOptions {
  *
  * A put streams into a uniquely named temp file in `<root>/tmp/`, fsyncs it and renames it into
  * place, so readers only ever see complete objects: rename is atomic within one file system, which
- * is why tmp/ sits under the same root. A put of an object already stored with that size reads
- * its body but leaves the file as it is (confirmStored). This backend only checks the byte count;
+ * is why tmp/ sits under the same root. A put of content the caller knows as stored
+ * (`PutOptions.stored`), whose file is there with that size, reads its body but leaves the file
+ * as it is (confirmStored). This backend only checks the byte count;
  * the SHA-256 check is VerifyingStore's job, which wraps every store in production.
  */
 export class DiskStore implements ObjectStore {
@@ -171,7 +172,8 @@ export class DiskStore implements ObjectStore {
     const finalPath = this.pathOf(oid);
     if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`invalid object size ${size}`);
     const { fs } = this;
-    const stored = await this.openStored(finalPath, size);
+    // content the metadata records as stored (a fork): kept if the file is there with that size
+    const stored = options.stored ? await this.openStored(finalPath, size) : undefined;
     if (stored !== undefined) {
       await confirmStored(fs, stored, finalPath, body, size, signal);
       return 'already-stored';
@@ -413,11 +415,9 @@ async function confirmStored(
   signal?: AbortSignal,
 ): Promise<void> {
   try {
-    if (signal?.aborted) throw new StoreError('aborted', 'put aborted', { cause: signal.reason });
-    await drainExactly(body, size, signal);
+    await drainExactly(body, size, signal); // refuses an aborted signal; destroys the body on failure
     await fs.fsync(fd);
   } catch (err) {
-    body.destroy();
     throw asStoreError(err, signal);
   } finally {
     await fs.close(fd).catch(() => undefined);

@@ -26,8 +26,9 @@ export interface CallOptions {
 export interface PutOptions extends CallOptions {
   /**
    * lfsd's metadata records this content as stored with this size (uploaded before, maybe for
-   * another repository: a fork). A hint: a store where finding out costs a request (S3) asks
-   * only then; what the store holds decides.
+   * another repository: a fork). Only then does a store look whether it holds it (the disk store
+   * opens the file, S3 sends a HeadObject), so new content costs nothing more; what the store
+   * holds decides.
    */
   stored?: boolean;
 }

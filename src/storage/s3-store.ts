@@ -189,7 +189,7 @@ export class S3Store implements ObjectStore {
     // one HeadObject instead of a PutObject or a multipart upload (and, in a versioned bucket, a
     // new version of the same bytes). The body is still read to its end, so that the verifier in
     // front of this store checks it (the client's proof of possession).
-    if (options.stored && (await this.storedSize(oid, signal)) === size) {
+    if (options.stored && (await this.sizeInBucket(oid, signal)) === size) {
       await drainExactly(body, size, signal);
       return 'already-stored';
     }
@@ -211,7 +211,7 @@ export class S3Store implements ObjectStore {
    * The size of the object's content in S3, or undefined when it is missing or the HeadObject
    * fails: the put then uploads, and reports its own failure if S3 is down.
    */
-  private async storedSize(oid: string, signal?: AbortSignal): Promise<number | undefined> {
+  private async sizeInBucket(oid: string, signal?: AbortSignal): Promise<number | undefined> {
     try {
       return (await this.stat(oid, { signal }))?.size;
     } catch {

@@ -63,28 +63,21 @@ describe('disk full', { timeout: 60_000 }, () => {
     const app = t.app;
     const alice = await addUser(t.deps, 'alice2');
     const stored = randomObject(20_000);
-    const upload = async (repo: string, obj: TestObject) => {
-      const res = await batchOne(app, 'upload', obj, repo, alice.authorization);
-      const action = res.actions!.upload!;
-      return app.inject({
+    const offer = async (repo: string, obj: TestObject) =>
+      (await batchOne(app, 'upload', obj, repo, alice.authorization)).actions!.upload!;
+    const putTo = (action: { href: string; header?: Record<string, string> }, obj: TestObject) =>
+      app.inject({
         method: 'PUT',
         url: new URL(action.href).pathname,
         headers: action.header,
         payload: obj.content,
       });
-    };
-    assert.equal((await upload('alice2/first', stored)).statusCode, 200);
-    const action = (await batchOne(app, 'upload', stored, 'alice2/fork', alice.authorization)).actions!
-      .upload!;
+    assert.equal((await putTo(await offer('alice2/first', stored), stored)).statusCode, 200);
+    const action = await offer('alice2/fork', stored);
     // fill what is left: the content of `stored` is on disk, but no link or offer can be written
     const filler = join(t.settings.dataDir, 'filler');
     await writeFile(filler, Buffer.alloc(8 * 1024 * 1024)).catch(() => undefined);
-    const again = await app.inject({
-      method: 'PUT',
-      url: new URL(action.href).pathname,
-      headers: action.header,
-      payload: stored.content,
-    });
+    const again = await putTo(action, stored);
     assert.equal(again.statusCode, 507, again.body);
     assert.match(String(again.headers['content-type']), /^application\/vnd\.git-lfs\+json/);
     const batch = await app.inject({
@@ -104,6 +97,10 @@ describe('disk full', { timeout: 60_000 }, () => {
       'not linked',
     );
     await rm(filler);
-    assert.equal((await upload('alice2/fork', stored)).statusCode, 200, 'the space came back');
+    assert.equal(
+      (await putTo(await offer('alice2/fork', stored), stored)).statusCode,
+      200,
+      'the space came back',
+    );
   });
 });

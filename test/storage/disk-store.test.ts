@@ -80,33 +80,39 @@ void describe('DiskStore', () => {
     assert.equal(store.kind, 'disk');
   });
 
-  void it('takes a put of content it already holds without writing it again; a wrong body still fails', async () => {
+  void it('takes a put of content it holds, when told it is stored, without writing it again; a wrong body still fails', async () => {
     const content = pseudoRandomBytes('stored-again', 20_000);
     const oid = sha256(content);
     const path = join(root, 'objects', oid.slice(0, 2), oid.slice(2, 4), oid);
+    const stored = { stored: true };
     assert.equal(await store.put(oid, content.length, bodyOf(content)), 'written');
     const first = await stat(path);
     // a second upload (another repository, a re-push): read whole and checked, the file kept
     const body = bodyOf(content);
-    assert.equal(await store.put(oid, content.length, body), 'already-stored');
+    assert.equal(await store.put(oid, content.length, body, stored), 'already-stored');
     assert.equal(body.readableEnded, true, 'the body was read to its end');
     assert.equal((await stat(path)).ino, first.ino, 'the same file: not written again');
     assert.ok((await readFile(path)).equals(content));
     // the proof of possession still holds: wrong bytes of the right size, or too few, fail
     const wrong = Buffer.from(content);
     wrong[100] ^= 1;
-    await assert.rejects(store.put(oid, content.length, bodyOf(wrong)), { code: 'hash_mismatch' });
-    await assert.rejects(store.put(oid, content.length, bodyOf(content.subarray(1))), {
+    await assert.rejects(store.put(oid, content.length, bodyOf(wrong), stored), { code: 'hash_mismatch' });
+    await assert.rejects(store.put(oid, content.length, bodyOf(content.subarray(1)), stored), {
       code: 'size_mismatch',
     });
     assert.equal((await stat(path)).ino, first.ino);
     assert.ok((await readFile(path)).equals(content), 'the stored bytes are untouched');
     assert.deepEqual(await tmpFiles(root), []);
 
+    // not told it is stored (the metadata knows nothing of it): written as new content, no open first
+    assert.equal(await store.put(oid, content.length, bodyOf(content)), 'written');
+    const rewritten = await stat(path);
+    assert.notEqual(rewritten.ino, first.ino);
+
     // a stored file of another size (truncated) is replaced by the upload
     await writeFile(path, content.subarray(0, 10));
-    await store.put(oid, content.length, bodyOf(content));
-    assert.notEqual((await stat(path)).ino, first.ino);
+    assert.equal(await store.put(oid, content.length, bodyOf(content), stored), 'written');
+    assert.notEqual((await stat(path)).ino, rewritten.ino);
     assert.ok((await readFile(path)).equals(content), 'repaired by the upload');
     await store.delete(oid);
   });

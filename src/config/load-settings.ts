@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import type * as Yaml from 'yaml';
-import type { z } from 'zod';
+import type { z } from 'zod/mini';
 import {
   envName,
   fileSettingOf,
@@ -128,7 +128,7 @@ function definedOnly(values: Partial<Record<string, unknown>>): Record<string, u
 }
 
 function describeIssues(
-  error: z.ZodError,
+  error: z.core.$ZodError,
   values: Record<string, unknown>,
   origins: Record<string, string>,
   configFile: string | undefined,

@@ -58,6 +58,9 @@ async function runMigrator<DB>(db: Kysely<DB>, dialect: DialectName, upTo?: stri
     // lfsd may share a database with other applications; keep its bookkeeping recognisable.
     migrationTableName: 'lfsd_migration',
     migrationLockTableName: 'lfsd_migration_lock',
+    // the names are ASCII, so plain code-unit order; Kysely's default, localeCompare, starts ICU's
+    // collator, which left some 2 MB of Node's locale data and code resident in every server
+    nameComparator: (a, b) => (a < b ? -1 : a > b ? 1 : 0),
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error !== undefined) {

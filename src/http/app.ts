@@ -23,6 +23,7 @@ import { installLimits } from '../limits/install-limits.js';
 import { handleClientError } from './client-error.js';
 import { installErrorHandling, installNotFound, renderFrameworkError } from './error-handler.js';
 import { installHealthRoutes } from './health-routes.js';
+import { lazySchemaCompilers } from './lazy-schema-compilers.js';
 import type { LfsRoute } from './lfs-route.js';
 import { handleLockRequest } from './lock-handlers.js';
 import { installMetricsRoute, type MetricsAccess } from './metrics-routes.js';
@@ -87,6 +88,8 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     // route schemas (the admin API's) check what they are given: no coercion ("1" is not a number),
     // and unknown fields are refused, not silently dropped
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // ...each compiled on its route's first request: an LFS server need not hold them all
+    schemaController: lazySchemaCompilers(),
     // ...and so are the requests Node's parser refuses (431, 400, 408: client-error.ts)
     clientErrorHandler: handleClientError,
     ...(options.https ? { https: { ...options.https, ...serverOptions } } : {}),

@@ -392,4 +392,19 @@ void describe('console: off, and its weight', () => {
     assert.ok(compressed < 200 * 1024, `${compressed} bytes`);
     assert.equal(/https?:\/\//.test(page.body), false, 'no asset from elsewhere');
   });
+
+  void it('assets are cached a day and revalidated; other paths under /-/assets/ are not found', async () => {
+    const first = await t.app.inject('/-/assets/console.css');
+    assert.equal(first.headers['cache-control'], 'public, max-age=86400');
+    assert.match(String(first.headers['content-type']), /^text\/css/);
+    const etag = String(first.headers.etag);
+    const again = await t.app.inject({ url: '/-/assets/console.css', headers: { 'if-none-match': etag } });
+    assert.equal(again.statusCode, 304);
+    assert.equal(again.rawPayload.length, 0);
+    for (const url of ['/-/assets/nope.css', '/-/assets/', '/-/assets/..%2Fviews.js', '/-/assets/.hidden']) {
+      const res = await t.app.inject(url);
+      assert.equal(res.statusCode, 404, url);
+      assert.match(String(res.headers['content-type']), /^text\/html/, url);
+    }
+  });
 });

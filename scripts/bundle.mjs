@@ -30,6 +30,29 @@ const external = [
   'ioredis',
 ];
 
+// The external CommonJS packages are loaded with require(), not import: Node parses a CommonJS
+// module that ESM imports with its cjs-module-lexer to find its named exports, a character loop
+// that ran hot enough at start (pino, better-sqlite3) for V8 to optimize it with TurboFan, whose
+// code then stays resident. (@aws-sdk/* is ESM already.) Each import statement of such a package
+// becomes a small bundled CommonJS module that requires it.
+const COMMONJS_EXTERNALS = /^(better-sqlite3|@node-rs\/argon2|ssh2|pino|pino-pretty|pg|mysql2|ioredis)$/;
+const requireCommonJsExternals = {
+  name: 'require-commonjs-externals',
+  setup(build) {
+    // only `import` statements: esbuild gives a dynamic import() of a bundled CommonJS module in
+    // its own chunk a `default` export alone, so those (argon2, ioredis) stay Node's imports
+    build.onResolve({ filter: COMMONJS_EXTERNALS }, (args) =>
+      args.kind === 'import-statement'
+        ? { path: args.path, namespace: 'commonjs-external' }
+        : { path: args.path, external: true },
+    );
+    build.onLoad({ filter: /.*/, namespace: 'commonjs-external' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(OUT, { recursive: true, force: true });
 await build({
   entryPoints: ['dist/src/cli/main.js'],
@@ -41,6 +64,7 @@ await build({
   platform: 'node',
   target: 'node20',
   external,
+  plugins: [requireCommonJsExternals],
   minifyWhitespace: true,
   minifySyntax: true,
   sourcemap: 'linked',

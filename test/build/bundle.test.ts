@@ -26,7 +26,8 @@ function specifiersIn(code: string): string[] {
   const patterns = [
     /\b(?:import|export)\s*(?:[\w*${}\s,]+?\s*from\s*)?["']([^"']+)["']/g,
     /\bimport\(\s*["']([^"']+)["']\s*\)/g,
-    /\brequire\(\s*["']([^"']+)["']\s*\)/g,
+    // esbuild's own require of bundled CommonJS code, and of the CommonJS externals (bundle.mjs)
+    /\b(?:__)?require\(\s*["']([^"']+)["']\s*\)/g,
   ];
   for (const pattern of patterns) for (const match of code.matchAll(pattern)) found.push(match[1] as string);
   return found;

@@ -59,6 +59,14 @@ export interface ConnectionLimits {
   maxConnections: number;
 }
 
+/**
+ * Route schemas (the admin API's) check what they are given: no coercion ("1" is not a number),
+ * and unknown fields are refused, not silently dropped
+ */
+export const AJV_OPTIONS = {
+  customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false },
+} as const;
+
 export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyInstance {
   const limits = options.connections;
   // options of http(s).createServer
@@ -85,9 +93,7 @@ export function buildApp(deps: AppDeps, options: BuildAppOptions = {}): FastifyI
     return503OnClosing: true,
     // errors Fastify meets before routing (a path that does not decode) in LFS JSON too
     frameworkErrors: renderFrameworkError,
-    // route schemas (the admin API's) check what they are given: no coercion ("1" is not a number),
-    // and unknown fields are refused, not silently dropped
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    ajv: AJV_OPTIONS,
     // ...each compiled on its route's first request: an LFS server need not hold them all
     schemaController: lazySchemaCompilers(),
     // ...and so are the requests Node's parser refuses (431, 400, 408: client-error.ts)

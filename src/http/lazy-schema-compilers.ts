@@ -6,7 +6,8 @@
  * LFS server may never be asked for one of them. Compiled at start, their generated code and
  * Ajv's instance stayed in every server's heap. The compilers and their options are Fastify's
  * defaults, so a schema checks and serializes exactly as before; what moves is when it compiles
- * (and when a broken schema would throw: the API tests request every route).
+ * (and when a broken schema would throw: test/http/lazy-schema-compilers.test.ts compiles every
+ * admin API schema).
  */
 import ValidatorSelector from '@fastify/ajv-compiler';
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';

@@ -81,18 +81,23 @@ function apiRoutes(api: FastifyInstance, deps: AppDeps, services: WebServices): 
   });
 }
 
+/** the schemas Fastify checks a route's request and serializes its answer with */
+export function routeSchema(route: ApiRoute) {
+  return {
+    ...(route.params ? { params: object(route.params, Object.keys(route.params)) } : {}),
+    // no query parameter is ignored silently: a route takes the ones it lists, or none
+    querystring: route.query ?? object({}),
+    ...(route.body ? { body: route.body } : {}),
+    ...(route.response ? { response: { [route.status]: route.response } } : {}),
+  };
+}
+
 function registerRoute(api: FastifyInstance, services: WebServices, route: ApiRoute): void {
   api.route({
     method: route.method,
     url: API_PREFIX + route.path,
     bodyLimit: API_BODY_LIMIT,
-    schema: {
-      ...(route.params ? { params: object(route.params, Object.keys(route.params)) } : {}),
-      // no query parameter is ignored silently: a route takes the ones it lists, or none
-      querystring: route.query ?? object({}),
-      ...(route.body ? { body: route.body } : {}),
-      ...(route.response ? { response: { [route.status]: route.response } } : {}),
-    },
+    schema: routeSchema(route),
     handler: async (request, reply) => {
       const { caller } = request.web;
       if (caller.kind !== 'user') throw lfsError('unauthorized');

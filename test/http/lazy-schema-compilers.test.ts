@@ -1,12 +1,15 @@
 // Route schemas compile on their route's first request, with Fastify's own compilers: registering
 // routes compiles nothing, a request compiles its route's schemas once, and validation failures and
-// serialization behave as with Fastify's defaults.
+// serialization behave as with Fastify's defaults. And every admin API schema compiles.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import ValidatorSelector from '@fastify/ajv-compiler';
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import Fastify from 'fastify';
+import { AJV_OPTIONS } from '../../src/http/app.js';
 import { lazySerializers, lazyValidators } from '../../src/http/lazy-schema-compilers.js';
+import { API_PREFIX, API_ROUTES } from '../../src/web/api-routes.js';
+import { routeSchema } from '../../src/web/web-plugin.js';
 
 /** Fastify's default compilers, counting the schemas they compile */
 function countingCompilers() {
@@ -99,6 +102,27 @@ describe('lazy schema compilers', () => {
       assert.equal(ok.statusCode, 200);
     } finally {
       await app.close();
+    }
+  });
+});
+
+// compiled lazily, a broken schema would only throw on its route's first request: every admin API
+// route's schemas compile here, with the server's Ajv options
+describe('the admin API route schemas', () => {
+  it('all compile with Fastify’s compilers', () => {
+    const validate = ValidatorSelector()({}, AJV_OPTIONS);
+    const serialize = SerializerSelector()({}, {});
+    assert.ok(API_ROUTES.length >= 20, `${API_ROUTES.length} routes`);
+    for (const route of API_ROUTES) {
+      const url = API_PREFIX + route.path;
+      const { response, ...request } = routeSchema(route);
+      for (const [httpPart, schema] of Object.entries(request)) {
+        assert.equal(typeof validate({ schema, method: route.method, url, httpPart }), 'function', url);
+      }
+      for (const [status, schema] of Object.entries(response ?? {})) {
+        const serializer = serialize({ schema, method: route.method, url, httpStatus: status });
+        assert.equal(typeof serializer, 'function', url);
+      }
     }
   });
 });

@@ -5,9 +5,9 @@
  * Why: only the admin API's routes have schemas, some 30 validators and 25 serializers, and an
  * LFS server may never be asked for one of them. Compiled at start, their generated code and
  * Ajv's instance stayed in every server's heap. The compilers are Fastify's defaults, given the
- * server's options, so a schema checks and serializes exactly as before; what moves is when it compiles
- * (and when a broken schema would throw: test/http/lazy-schema-compilers.test.ts compiles every
- * admin API schema).
+ * server's options, so a schema checks and serializes exactly as before; what moves is when it
+ * compiles (and when a broken schema would throw: test/http/lazy-schema-compilers.test.ts compiles
+ * every admin API schema).
  */
 import ValidatorSelector from '@fastify/ajv-compiler';
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';

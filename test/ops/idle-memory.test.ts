@@ -1,5 +1,6 @@
 // Memory back after a burst (issue 12, target 2): once transfers are over and buffers past the
-// threshold are held, one full collection frees them, without waiting for V8's memory reducer.
+// threshold are held, one full collection frees them, without waiting for V8's memory reducer; and
+// once the process is quiet with a young generation past its threshold (Node 24 keeps it large).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,6 +17,7 @@ describe('collectGarbageWhenIdle', () => {
     const collector = collectGarbageWhenIdle({
       inFlight: () => inFlight,
       arrayBuffers: () => held,
+      youngGeneration: () => 0,
       collect: () => {
         collected.push(held);
         held = 4 * MiB; // what stays alive after the collection
@@ -49,6 +51,39 @@ describe('collectGarbageWhenIdle', () => {
       // the next burst's garbage does
       held = 30 * MiB;
       await waitFor('the second collection', () => collector.collections === 2);
+    } finally {
+      collector.close();
+    }
+  });
+
+  it('collects once when quiet with a large young generation, again only if it regrows', async () => {
+    let inFlight = 1;
+    let young = 9 * MiB; // what Node 24 keeps after start
+    let shrinks = true;
+    const collector = collectGarbageWhenIdle({
+      inFlight: () => inFlight,
+      arrayBuffers: () => 2 * MiB,
+      youngGeneration: () => young,
+      collect: () => {
+        if (shrinks) young = MiB / 2;
+      },
+      periodMs: 20,
+    });
+    try {
+      await sleep(100);
+      assert.equal(collector.collections, 0, 'nothing while a handler runs');
+      inFlight = 0;
+      await waitFor('the collection', () => collector.collections === 1);
+      await sleep(100);
+      assert.equal(collector.collections, 1, 'a small young generation causes none');
+      // a collection that does not shrink it is not repeated every period
+      shrinks = false;
+      young = 9 * MiB;
+      await waitFor('the second collection', () => collector.collections === 2);
+      await sleep(150);
+      assert.equal(collector.collections, 2);
+      young = 14 * MiB; // past what the last collection left by the threshold
+      await waitFor('the third collection', () => collector.collections === 3);
     } finally {
       collector.close();
     }

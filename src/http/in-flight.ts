@@ -5,14 +5,21 @@
  */
 export class InFlight {
   #count = 0;
+  #started = 0;
   #idle: (() => void)[] = [];
 
   get size(): number {
     return this.#count;
   }
 
+  /** handlers tracked so far, finished or not (whether any ran in a period: server/idle-memory.ts) */
+  get started(): number {
+    return this.#started;
+  }
+
   track<T>(work: Promise<T>): Promise<T> {
     this.#count++;
+    this.#started++;
     return work.finally(() => {
       if (--this.#count > 0) return;
       for (const resolve of this.#idle.splice(0)) resolve();

@@ -7,11 +7,12 @@
  * And on Node 24 (V8 13) the young generation keeps the size its busiest moment gave it (8.8 MB
  * committed, 0.7 MB used, 40 s after start and one request), where Node 20's shrinks to 0.3 MB;
  * a full collection shrinks it (idle RSS 95 -> 88 MB).
- * So when, with nothing in flight and the buffer amount still (by 1 MiB) for a whole period, no
- * transfer is running, and either buffers past a threshold are held or the young generation is
- * past its threshold, one full collection runs: a few ms on lfsd's heap, at a time when no request
- * waits for it. What a collection leaves (buffers still in use, a young generation it did not
- * shrink) raises the thresholds, so neither causes one every period.
+ * So when no request handler has run for a whole period and the buffer amount has stayed still
+ * (by 1 MiB; SSH sessions are not request handlers, their buffers move it), no transfer is running,
+ * and if either buffers past a threshold are held or the young generation is past its threshold,
+ * one full collection runs: a few ms on lfsd's heap, at a time when no request waits for it. What
+ * a collection leaves (buffers still in use, a young generation it did not shrink) raises the
+ * thresholds, so neither causes one every period.
  */
 import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -19,6 +20,8 @@ import { runInNewContext } from 'node:vm';
 export interface IdleCollectorOptions {
   /** request handlers running now (http/in-flight.ts) */
   inFlight: () => number;
+  /** request handlers started so far: none in a period, with none running, is quiet */
+  started?: () => number;
   /** bytes of ArrayBuffers (Node's Buffers) alive or awaiting collection */
   arrayBuffers?: () => number;
   /** bytes V8's young generation (new space) holds from the system */
@@ -51,11 +54,15 @@ export function collectGarbageWhenIdle(options: IdleCollectorOptions): IdleColle
   let floor = 0;
   let youngFloor = 0;
   let previous = -1;
+  let previousStarted = -1;
   const timer = setInterval(() => {
     const held = arrayBuffers();
+    const started = options.started?.() ?? 0;
     // a health probe or a log line moves the amount a little; a transfer moves it by MBs
-    const quiet = Math.abs(held - previous) < STILL_BYTES && options.inFlight() === 0;
+    const quiet =
+      Math.abs(held - previous) < STILL_BYTES && options.inFlight() === 0 && started === previousStarted;
     previous = held;
+    previousStarted = started;
     if (!quiet) return;
     if (held < floor + THRESHOLD_BYTES && youngGeneration() < youngFloor + YOUNG_THRESHOLD_BYTES) return;
     collect ??= exposedGc();

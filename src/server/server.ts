@@ -176,7 +176,10 @@ export async function startServer(
     },
     'lfsd listening',
   );
-  const idleCollector = collectGarbageWhenIdle({ inFlight: () => deps.inFlight?.size ?? 0 });
+  const idleCollector = collectGarbageWhenIdle({
+    inFlight: () => deps.inFlight?.size ?? 0,
+    started: () => deps.inFlight?.started ?? 0,
+  });
   let closing: Promise<void> | undefined;
   const server = { app, deps, url, metricsUrl, sshAddress, acceptors };
   const open = { app, deps, connections: connections!, listening: !given };

@@ -58,10 +58,12 @@ describe('collectGarbageWhenIdle', () => {
 
   it('collects once when quiet with a large young generation, again only if it regrows', async () => {
     let inFlight = 1;
+    let started = 0;
     let young = 9 * MiB; // what Node 24 keeps after start
     let shrinks = true;
     const collector = collectGarbageWhenIdle({
       inFlight: () => inFlight,
+      started: () => started,
       arrayBuffers: () => 2 * MiB,
       youngGeneration: () => young,
       collect: () => {
@@ -72,7 +74,13 @@ describe('collectGarbageWhenIdle', () => {
     try {
       await sleep(100);
       assert.equal(collector.collections, 0, 'nothing while a handler runs');
+      // short requests, none running when the collector looks: not quiet either
       inFlight = 0;
+      for (let i = 0; i < 20; i++) {
+        started++;
+        await sleep(10);
+      }
+      assert.equal(collector.collections, 0, 'nothing while requests keep coming');
       await waitFor('the collection', () => collector.collections === 1);
       await sleep(100);
       assert.equal(collector.collections, 1, 'a small young generation causes none');

@@ -35,12 +35,13 @@ const external = [
 // that ran hot enough at start (pino, better-sqlite3) for V8 to optimize it with TurboFan, whose
 // code then stays resident. (@aws-sdk/* is ESM already.) Each import statement of such a package
 // becomes a small bundled CommonJS module that requires it.
-const COMMONJS_EXTERNALS = /^(better-sqlite3|@node-rs\/argon2|ssh2|pino|pino-pretty|pg|mysql2|ioredis)$/;
+const COMMONJS_EXTERNALS = /^(better-sqlite3|ssh2|pino|pg|mysql2)$/;
 const requireCommonJsExternals = {
   name: 'require-commonjs-externals',
   setup(build) {
     // only `import` statements: esbuild gives a dynamic import() of a bundled CommonJS module in
-    // its own chunk a `default` export alone, so those (argon2, ioredis) stay Node's imports
+    // its own chunk a `default` export alone, so argon2 and ioredis, imported that way, are left out
+    // of the list and stay Node's imports
     build.onResolve({ filter: COMMONJS_EXTERNALS }, (args) =>
       args.kind === 'import-statement'
         ? { path: args.path, namespace: 'commonjs-external' }

@@ -25,6 +25,7 @@ import { openMetadataStore, parseDatabaseUrl } from '../metadata/open-metadata-s
 import { createMetrics, type LfsdMetrics } from '../observability/metrics.js';
 import { buildObjectStore, type BuildObjectStoreOptions } from '../storage/build-object-store.js';
 import { isClusterWorker } from './cluster.js';
+import { TransferGarbage } from './transfer-garbage.js';
 
 /** The metadata store; with `metrics`, its queries are timed into them. */
 export async function openMetadata(settings: Settings, metrics?: LfsdMetrics): Promise<MetadataStore> {
@@ -160,5 +161,6 @@ export function buildSshDeps(deps: BuiltDeps, settings: Settings): SshDeps {
     limits: deps.limits,
     sshTransfer: settings.sshTransfer,
     metrics: createSshMetrics(deps.metrics.registry),
+    garbage: new TransferGarbage(),
   };
 }

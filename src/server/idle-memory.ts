@@ -14,8 +14,8 @@
  * a collection leaves (buffers still in use, a young generation it did not shrink) raises the
  * thresholds, so neither causes one every period.
  */
-import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { getHeapSpaceStatistics } from 'node:v8';
+import { v8Collector } from './v8-gc.js';
 
 export interface IdleCollectorOptions {
   /** request handlers running now (http/in-flight.ts) */
@@ -65,7 +65,7 @@ export function collectGarbageWhenIdle(options: IdleCollectorOptions): IdleColle
     previousStarted = started;
     if (!quiet) return;
     if (held < floor + THRESHOLD_BYTES && youngGeneration() < youngFloor + YOUNG_THRESHOLD_BYTES) return;
-    collect ??= exposedGc();
+    collect ??= v8Collector();
     collect();
     collections++;
     floor = previous = arrayBuffers();
@@ -78,17 +78,6 @@ export function collectGarbageWhenIdle(options: IdleCollectorOptions): IdleColle
     },
     close: () => clearInterval(timer),
   };
-}
-
-/**
- * V8's collector as a function. `--expose-gc` set at run time applies to contexts created after
- * it, so a new context hands the function over (as Jest does); the flag changes nothing else.
- */
-function exposedGc(): () => void {
-  const own = (globalThis as { gc?: () => void }).gc;
-  if (typeof own === 'function') return own;
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as () => void;
 }
 
 /** what V8's new space holds from the system, in bytes */

@@ -7,6 +7,7 @@ import type { BatchLimits } from '../lfs/batch-request.js';
 import type { LockService } from '../lfs/lock-service.js';
 import type { TransferService } from '../lfs/transfer-service.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
+import type { TransferGarbage } from '../server/transfer-garbage.js';
 import type { SshMetrics } from './ssh-metrics.js';
 
 /**
@@ -27,6 +28,8 @@ export interface SshDeps {
   /** the `sshTransfer` setting: false makes `git-lfs-transfer` an unknown command */
   sshTransfer: boolean;
   metrics?: SshMetrics;
+  /** told the object bytes each transfer moves, to free its packets' buffers as it goes */
+  garbage?: TransferGarbage;
 }
 
 /** Who opened an SSH session: the credential that proved it (an SSH key, or sshd's word for a user). */

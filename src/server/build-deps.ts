@@ -51,6 +51,8 @@ export function publicUrlOf(settings: Settings, boundAddress?: string): string {
 export interface BuiltDeps extends AppDeps {
   /** the credential `git-lfs-authenticate` hands out over SSH (src/ssh) */
   remoteAuth: RemoteAuthTokens;
+  /** paces young-generation collections by the bytes transfers move (uploads through the store) */
+  garbage: TransferGarbage;
   /** readiness turns false (shutdown has begun) */
   startDraining(): void;
   /** close the stores; call after in-flight requests are done */
@@ -71,9 +73,14 @@ export async function buildDeps(
   const secret = await loadSigningKey(settings);
   const metrics = createMetrics();
   const metadata = await openMetadata(settings, metrics);
+  const garbage = new TransferGarbage();
   let store;
   try {
-    store = await buildObjectStore(settings, { metrics, wrapBackend: options.wrapBackend });
+    store = await buildObjectStore(settings, {
+      metrics,
+      wrapBackend: options.wrapBackend,
+      onUploadBytes: (bytes) => garbage.passed(bytes),
+    });
   } catch (err) {
     await metadata.close();
     throw err;
@@ -107,6 +114,7 @@ export async function buildDeps(
     }),
     credentials,
     remoteAuth,
+    garbage,
     planner: new BatchPlanner({
       metadata,
       store,
@@ -161,6 +169,6 @@ export function buildSshDeps(deps: BuiltDeps, settings: Settings): SshDeps {
     limits: deps.limits,
     sshTransfer: settings.sshTransfer,
     metrics: createSshMetrics(deps.metrics.registry),
-    garbage: new TransferGarbage(),
+    garbage: deps.garbage,
   };
 }

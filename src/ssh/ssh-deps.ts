@@ -28,7 +28,10 @@ export interface SshDeps {
   /** the `sshTransfer` setting: false makes `git-lfs-transfer` an unknown command */
   sshTransfer: boolean;
   metrics?: SshMetrics;
-  /** told the object bytes each transfer moves, to free its packets' buffers as it goes */
+  /**
+   * told the object bytes each download sends, to free ssh2's packet buffers as it goes (uploads
+   * are counted by the store, for every way in)
+   */
   garbage?: TransferGarbage;
 }
 

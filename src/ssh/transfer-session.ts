@@ -206,7 +206,6 @@ export class TransferSession {
           if (packet.type === 'flush') break;
           if (packet.type === 'delim') throw new PktLineError('unexpected delimiter in object data');
           received += packet.data.length;
-          this.deps.garbage?.passed(packet.data.length);
           // once the store has refused the object, the rest is read and dropped (keeps the stream in step)
           if (failure !== undefined || body.destroyed) continue;
           if (!body.write(packet.data)) await Promise.race([once(body, 'drain'), settled]);

@@ -24,6 +24,8 @@ export interface BuildObjectStoreOptions {
   metrics?: LfsdMetrics;
   /** tests: a layer right above the backend (FaultyStore), below metering and verification */
   wrapBackend?: (backend: ObjectStore) => ObjectStore;
+  /** told the size of every upload chunk as it passes (VerifyingStore) */
+  onUploadBytes?: (bytes: number) => void;
 }
 
 export async function buildObjectStore(
@@ -39,7 +41,7 @@ export async function buildObjectStore(
   }
   const wrapped = options.wrapBackend ? options.wrapBackend(backend) : backend;
   const metered = options.metrics ? new MeteredStore(wrapped, options.metrics) : wrapped;
-  return new VerifyingStore(metered);
+  return new VerifyingStore(metered, options.onUploadBytes);
 }
 
 /** What each setting needs of the store; a store that lacks it is refused at start, never ignored. */

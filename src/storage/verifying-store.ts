@@ -4,7 +4,7 @@ import { joinStreams } from '../join-streams.js';
 import { backendErrorCode } from './backend-failure.js';
 import { DelegatingStore } from './delegating-store.js';
 import { isValidOid } from '../rules.js';
-import { type PutOptions, type PutResult, StoreError } from './object-store.js';
+import { type ObjectStore, type PutOptions, type PutResult, StoreError } from './object-store.js';
 
 /**
  * Checks size and SHA-256 while the bytes stream into the inner store (DESIGN.md integrity rules).
@@ -16,6 +16,17 @@ import { type PutOptions, type PutResult, StoreError } from './object-store.js';
  * is never published, whatever the backend.
  */
 export class VerifyingStore extends DelegatingStore {
+  /**
+   * @param onBytes told the size of every chunk of every upload as it passes (whatever the way in):
+   *   the process paces its young-generation collections by it (server/transfer-garbage.ts)
+   */
+  constructor(
+    inner: ObjectStore,
+    private readonly onBytes?: (bytes: number) => void,
+  ) {
+    super(inner);
+  }
+
   override async put(oid: string, size: number, body: Readable, options?: PutOptions): Promise<PutResult> {
     if (!isValidOid(oid)) {
       body.destroy();
@@ -25,7 +36,7 @@ export class VerifyingStore extends DelegatingStore {
       body.destroy();
       throw new RangeError(`invalid object size ${size}`);
     }
-    const verifier = new Verifier(oid, size);
+    const verifier = new Verifier(oid, size, this.onBytes);
     // an error or destroy on either side destroys the other, so the body stops being read when
     // the inner store gives up, and the inner store sees the body's failure
     joinStreams(body, verifier);
@@ -60,6 +71,7 @@ class Verifier extends Transform {
   constructor(
     private readonly oid: string,
     private readonly size: number,
+    private readonly onBytes?: (bytes: number) => void,
   ) {
     super();
   }
@@ -71,6 +83,7 @@ class Verifier extends Transform {
       return;
     }
     this.hash.update(chunk);
+    this.onBytes?.(chunk.length);
     callback(null, chunk);
   }
 

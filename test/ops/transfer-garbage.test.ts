@@ -1,9 +1,15 @@
-// The young generation collected as SSH transfers move bytes (src/server/transfer-garbage.ts): one
-// minor collection per 4 MiB moved, counted over every transfer of the process, and with V8's own
-// collector the buffers of packets already passed on are freed at once. The end-to-end bound is
-// test/e2e/git-lfs-ssh-memory.test.ts.
+// The young generation collected as transfers move bytes (src/server/transfer-garbage.ts): one
+// minor collection per 4 MiB moved, counted over every transfer of the process; with V8's own
+// collector the buffers of packets already passed on are freed at once; the store tells it every
+// upload chunk. The end-to-end bounds are test/e2e/git-lfs-ssh-memory.test.ts and bench figure 5.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { DiskStore } from '../../src/storage/disk-store.js';
+import { VerifyingStore } from '../../src/storage/verifying-store.js';
+import { bodyOf, pseudoRandomBytes, readAll, sha256 } from '../storage/conformance.js';
 import { DEFAULT_EVERY_BYTES, TransferGarbage } from '../../src/server/transfer-garbage.js';
 import type { Collect } from '../../src/server/v8-gc.js';
 
@@ -52,5 +58,25 @@ describe('TransferGarbage', () => {
     const left = process.memoryUsage().arrayBuffers - before;
     assert.ok(left < 256 * KiB, `freed by the minor collection: ${left} bytes left`);
     assert.equal(garbage.collections, 2);
+  });
+
+  it('is told every chunk of an upload, by the store, and of a refused one too', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'lfsd-garbage-'));
+    try {
+      const told: number[] = [];
+      const store = new VerifyingStore(new DiskStore({ root }), (bytes) => told.push(bytes));
+      const content = pseudoRandomBytes('garbage', 300_000);
+      const oid = sha256(content);
+      assert.equal(await store.put(oid, content.length, bodyOf(content, 64 * KiB)), 'written');
+      assert.deepEqual(told, [65536, 65536, 65536, 65536, 37856]);
+      assert.deepEqual(await readAll((await store.get(oid))!.body), content);
+      told.length = 0;
+      const wrong = Buffer.from(content);
+      wrong[0]! ^= 1;
+      await assert.rejects(store.put(oid, wrong.length, bodyOf(wrong, 100_000)), { code: 'hash_mismatch' });
+      assert.deepEqual(told, [100_000, 100_000, 100_000]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -51,7 +51,7 @@ export function publicUrlOf(settings: Settings, boundAddress?: string): string {
 export interface BuiltDeps extends AppDeps {
   /** the credential `git-lfs-authenticate` hands out over SSH (src/ssh) */
   remoteAuth: RemoteAuthTokens;
-  /** paces young-generation collections by the bytes transfers move (uploads through the store) */
+  /** paces young-generation collections by the buffers transfers are done with */
   garbage: TransferGarbage;
   /** readiness turns false (shutdown has begun) */
   startDraining(): void;
@@ -79,7 +79,7 @@ export async function buildDeps(
     store = await buildObjectStore(settings, {
       metrics,
       wrapBackend: options.wrapBackend,
-      onUploadBytes: (bytes) => garbage.passed(bytes),
+      onUploadBytes: (bytes) => garbage.drop(bytes),
     });
   } catch (err) {
     await metadata.close();

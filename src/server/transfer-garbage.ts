@@ -1,8 +1,8 @@
 /**
- * Collects V8's young generation after every few MiB that transfers move, so that the buffers
- * their bytes arrived or left in are freed soon after they die instead of piling up until V8
- * decides to collect. One per process, told by every upload (VerifyingStore, whatever the way in)
- * and every SSH download (ssh2 encrypts each packet into a new buffer).
+ * Collects V8's young generation after every few MiB of buffers that transfers are done with, so
+ * that those buffers are freed soon after they die instead of piling up until V8 decides to
+ * collect. One per process, told by every upload (VerifyingStore, whatever the way in) and by the
+ * SSH sessions, which drop more buffers per byte than HTTP does.
  *
  * Why: Node allocates a new buffer for every socket read (64 KiB), and ssh2 one for every packet
  * it decrypts or encrypts (up to 32 KiB). Their bytes live outside V8's heap (in malloc's), and
@@ -11,21 +11,25 @@
  * buffer's objects are a few hundred bytes, so the young generation (16 MB and more) rarely fills:
  * a 200 MB push over SSH saw 7 scavenges on Node 24 and raised the server's RSS by 78-85 MB; and
  * malloc's heap, grown to hold that garbage, stayed large after the transfers (bench figure 5: 116
- * MB 40 s after them). With a minor collection every 4 MiB: 38-44 MB for the SSH push, and figure
- * 5's peak growth 52.5 -> 26.5 MB, 116 -> 95.5 MB after the transfers. A minor collection costs
- * about a millisecond when the young generation holds only a transfer's garbage (`--trace-gc`),
- * and it spares the mark-compacts: the SSH push spent a third of the GC time it did before. Every
- * 2 MiB was no better (more buffers still in use survive twice and are promoted), every 8 MiB
- * worse (50-55 MB).
+ * MB 40 s after them). A minor collection costs 0.3-1 ms (`--trace-gc`; more when the young
+ * generation holds more of a transfer's objects), and it spares the mark-compacts that external
+ * memory forced: the SSH push spent a third of the GC time it did before.
  */
 import { v8Collector, type Collect } from './v8-gc.js';
 
-/** bytes moved between two minor collections */
-export const DEFAULT_EVERY_BYTES = 4 * 1024 * 1024;
+/**
+ * Bytes of dropped buffers between two minor collections. Measured: a collection every 4 MiB of
+ * HTTP uploads took figure 5's peak growth from 52.5 to 26.5 MB, and cost a 64 MiB upload 7% more
+ * server CPU (bench/compare-builds.ts); every 16 MiB left 101 MB after figure 5's transfers. More
+ * often is not better: a buffer still in use at two collections (a write in flight) moves to the
+ * old generation, where only a full collection frees it, and V8 grows its young generation when
+ * many objects survive scavenges (a 2 MiB step over SSH: 32-69 MB).
+ */
+export const DEFAULT_EVERY_BYTES = 8 * 1024 * 1024;
 
 export class TransferGarbage {
-  private moved = 0;
-  /** minor collections run so far (tests, metrics) */
+  private dropped = 0;
+  /** minor collections run so far (tests) */
   collections = 0;
 
   constructor(
@@ -33,11 +37,14 @@ export class TransferGarbage {
     private collect?: Collect,
   ) {}
 
-  /** records `bytes` moved by a transfer; collects the young generation when enough have */
-  passed(bytes: number): void {
-    this.moved += bytes;
-    if (this.moved < this.everyBytes) return;
-    this.moved = 0;
+  /**
+   * Records `bytes` of buffers a transfer is done with (and no longer references); collects the
+   * young generation when enough have been.
+   */
+  drop(bytes: number): void {
+    this.dropped += bytes;
+    if (this.dropped < this.everyBytes) return;
+    this.dropped = 0;
     this.collect ??= v8Collector();
     this.collect({ type: 'minor' });
     this.collections++;

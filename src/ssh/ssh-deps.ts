@@ -28,10 +28,7 @@ export interface SshDeps {
   /** the `sshTransfer` setting: false makes `git-lfs-transfer` an unknown command */
   sshTransfer: boolean;
   metrics?: SshMetrics;
-  /**
-   * told the object bytes each download sends, to free ssh2's packet buffers as it goes (uploads
-   * are counted by the store, for every way in)
-   */
+  /** told of the buffers each transfer is done with, to have them freed as it goes */
   garbage?: TransferGarbage;
 }
 

@@ -17,8 +17,8 @@ import { type ObjectStore, type PutOptions, type PutResult, StoreError } from '.
  */
 export class VerifyingStore extends DelegatingStore {
   /**
-   * @param onBytes told the size of every chunk of every upload as it passes (whatever the way in):
-   *   the process paces its young-generation collections by it (server/transfer-garbage.ts)
+   * @param onBytes told the size of every chunk of every upload as it passes (whatever the way
+   *   in): the process paces its young-generation collections by it (server/transfer-garbage.ts)
    */
   constructor(
     inner: ObjectStore,

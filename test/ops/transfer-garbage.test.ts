@@ -1,5 +1,5 @@
-// The young generation collected as transfers move bytes (src/server/transfer-garbage.ts): one
-// minor collection per 4 MiB moved, counted over every transfer of the process; with V8's own
+// The young generation collected as transfers drop buffers (src/server/transfer-garbage.ts): one
+// minor collection per 8 MiB dropped, counted over every transfer of the process; with V8's own
 // collector the buffers of packets already passed on are freed at once; the store tells it every
 // upload chunk. The end-to-end bounds are test/e2e/git-lfs-ssh-memory.test.ts and bench figure 5.
 import assert from 'node:assert/strict';
@@ -16,20 +16,20 @@ import type { Collect } from '../../src/server/v8-gc.js';
 const KiB = 1024;
 
 describe('TransferGarbage', () => {
-  it('runs one minor collection per 4 MiB moved, whichever transfer moved them', () => {
+  it('runs one minor collection per 8 MiB of buffers dropped, whichever transfer dropped them', () => {
     const calls: unknown[] = [];
     const collect: Collect = (options) => void calls.push(options);
     const garbage = new TransferGarbage(DEFAULT_EVERY_BYTES, collect);
     const packet = 64 * KiB;
     const perCollection = DEFAULT_EVERY_BYTES / packet;
-    for (let i = 0; i < perCollection - 1; i++) garbage.passed(packet);
-    assert.equal(calls.length, 0, 'nothing before 4 MiB');
-    garbage.passed(packet);
+    for (let i = 0; i < perCollection - 1; i++) garbage.drop(packet);
+    assert.equal(calls.length, 0, 'nothing before 8 MiB');
+    garbage.drop(packet);
     assert.deepEqual(calls, [{ type: 'minor' }]);
     // two sessions taking turns share the count
-    for (let i = 0; i < perCollection; i++) garbage.passed(packet / 2);
+    for (let i = 0; i < perCollection; i++) garbage.drop(packet / 2);
     assert.equal(calls.length, 1);
-    for (let i = 0; i < perCollection; i++) garbage.passed(packet / 2);
+    for (let i = 0; i < perCollection; i++) garbage.drop(packet / 2);
     assert.equal(calls.length, 2);
     assert.equal(garbage.collections, 2);
   });
@@ -37,7 +37,7 @@ describe('TransferGarbage', () => {
   it("with V8's collector, frees the buffers of packets that are gone", async () => {
     const garbage = new TransferGarbage(DEFAULT_EVERY_BYTES);
     // settle what the test runner allocated, so that only this test's buffers move the amount
-    garbage.passed(DEFAULT_EVERY_BYTES);
+    garbage.drop(DEFAULT_EVERY_BYTES);
     await new Promise((resolve) => setImmediate(resolve));
     const before = process.memoryUsage().arrayBuffers;
     const packet = 32 * KiB;
@@ -46,14 +46,14 @@ describe('TransferGarbage', () => {
     for (let i = 0; moved + packet < DEFAULT_EVERY_BYTES; i++, moved += packet) {
       // a decrypted packet: a fresh buffer, handed on and dropped (what ssh2 does per packet)
       Buffer.allocUnsafe(packet).fill(i);
-      garbage.passed(packet);
+      garbage.drop(packet);
       peak = Math.max(peak, process.memoryUsage().arrayBuffers - before);
     }
     assert.ok(
       peak > DEFAULT_EVERY_BYTES / 2,
       `the dropped buffers are held until a collection (${peak} bytes)`,
     );
-    garbage.passed(packet);
+    garbage.drop(packet);
     await new Promise((resolve) => setImmediate(resolve));
     const left = process.memoryUsage().arrayBuffers - before;
     assert.ok(left < 256 * KiB, `freed by the minor collection: ${left} bytes left`);

@@ -109,4 +109,43 @@ void describe('pkt-line', () => {
     assert.deepEqual(await readAll(Readable.from([Buffer.from('0000')])), [{ type: 'flush' }]);
     assert.deepEqual(await readAll(Readable.from([])), []);
   });
+
+  void it('takes from its stream only a little ahead of the packets read, and loses nothing', async () => {
+    const input = new PassThrough({ highWaterMark: 64 * 1024 * 1024 });
+    const payloads = Array.from({ length: 40 }, (_, i) => Buffer.alloc(MAX_PAYLOAD, i));
+    const writer = new PktLineWriter(input);
+    for (const payload of payloads) await writer.data(payload);
+    await writer.flush();
+    const total = input.readableLength;
+    const reader = new PktLineReader(input);
+    const first = await reader.read();
+    assert.deepEqual(first, { type: 'data', data: payloads[0] });
+    await new Promise((resolve) => setImmediate(resolve));
+    // paused with at most about two packets taken: the rest waits in the stream (and, over SSH,
+    // behind the client's window)
+    assert.ok(input.isPaused(), 'the stream is paused');
+    assert.ok(
+      input.readableLength > total - 4 * (MAX_PAYLOAD + 4),
+      `${total - input.readableLength} of ${total} bytes taken`,
+    );
+    for (const payload of payloads.slice(1))
+      assert.deepEqual(await reader.read(), { type: 'data', data: payload });
+    assert.deepEqual(await reader.read(), { type: 'flush' });
+    input.end();
+    assert.equal(await reader.read(), undefined);
+  });
+
+  void it('fails a read when its stream errs or closes before its end', async () => {
+    const broken = new PassThrough();
+    const reader = new PktLineReader(broken);
+    broken.write('000');
+    const pending = reader.read();
+    broken.destroy(new Error('connection reset'));
+    await assert.rejects(pending, /connection reset/);
+    const closed = new PassThrough();
+    const cut = new PktLineReader(closed);
+    const waiting = cut.read();
+    closed.destroy();
+    await assert.rejects(waiting, /closed before its end/);
+  });
 });

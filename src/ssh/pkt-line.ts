@@ -58,7 +58,7 @@ export class PktLineReader {
       this.ended = true;
       this.wakeUp();
     });
-    input.once('error', (err: Error) => {
+    input.on('error', (err: Error) => {
       this.failure ??= err;
       this.wakeUp();
     });

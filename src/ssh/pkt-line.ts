@@ -63,7 +63,8 @@ export class PktLineReader {
       this.wakeUp();
     });
     input.once('close', () => {
-      if (!this.ended) this.failure ??= new Error('the stream closed before its end');
+      // the client's connection dropped: its doing, like a stream cut inside a packet
+      if (!this.ended) this.failure ??= new PktLineError('the stream closed before its end');
       this.wakeUp();
     });
   }

@@ -146,6 +146,9 @@ void describe('pkt-line', () => {
     const cut = new PktLineReader(closed);
     const waiting = cut.read();
     closed.destroy();
-    await assert.rejects(waiting, /closed before its end/);
+    await assert.rejects(
+      waiting,
+      (err: Error) => err instanceof PktLineError && /closed before its end/.test(err.message),
+    );
   });
 });

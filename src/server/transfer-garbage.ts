@@ -11,9 +11,10 @@
  * buffer's objects are a few hundred bytes, so the young generation (16 MB and more) rarely fills:
  * a 200 MB push over SSH saw 7 scavenges on Node 24 and raised the server's RSS by 78-85 MB; and
  * malloc's heap, grown to hold that garbage, stayed large after the transfers (bench figure 5: 116
- * MB 40 s after them). A minor collection costs 0.3-1 ms (`--trace-gc`; more when the young
- * generation holds more of a transfer's objects), and it spares the mark-compacts that external
- * memory forced: the SSH push spent a third of the GC time it did before.
+ * MB 40 s after them). A minor collection costs 0.3-2 ms: 0.3-0.4 in an idle lfsd (timed around
+ * the call), 1-2 during an SSH transfer (`--trace-gc`), whose objects fill the young generation.
+ * It spares the mark-compacts that outside memory forced: the SSH push spent a third of the GC
+ * time it did before.
  */
 import { v8Collector, type Collect } from './v8-gc.js';
 
@@ -23,7 +24,7 @@ import { v8Collector, type Collect } from './v8-gc.js';
  * server CPU (bench/compare-builds.ts); every 16 MiB left 101 MB after figure 5's transfers. More
  * often is not better: a buffer still in use at two collections (a write in flight) moves to the
  * old generation, where only a full collection frees it, and V8 grows its young generation when
- * many objects survive scavenges (a 2 MiB step over SSH: 32-69 MB).
+ * many objects survive scavenges (a 2 MiB step over SSH: 32-70 MB).
  */
 export const DEFAULT_EVERY_BYTES = 8 * 1024 * 1024;
 

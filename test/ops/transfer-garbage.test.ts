@@ -7,6 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { DiskStore } from '../../src/storage/disk-store.js';
 import { VerifyingStore } from '../../src/storage/verifying-store.js';
 import { bodyOf, pseudoRandomBytes, readAll, sha256 } from '../storage/conformance.js';
@@ -38,7 +39,7 @@ describe('TransferGarbage', () => {
     const garbage = new TransferGarbage(DEFAULT_EVERY_BYTES);
     // settle what the test runner allocated, so that only this test's buffers move the amount
     garbage.drop(DEFAULT_EVERY_BYTES);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     const before = process.memoryUsage().arrayBuffers;
     const packet = 32 * KiB;
     let moved = 0;
@@ -54,7 +55,7 @@ describe('TransferGarbage', () => {
       `the dropped buffers are held until a collection (${peak} bytes)`,
     );
     garbage.drop(packet);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     const left = process.memoryUsage().arrayBuffers - before;
     assert.ok(left < 256 * KiB, `freed by the minor collection: ${left} bytes left`);
     assert.equal(garbage.collections, 2);

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import fc from 'fast-check';
 import {
   DELIM,
@@ -120,7 +121,7 @@ void describe('pkt-line', () => {
     const reader = new PktLineReader(input);
     const first = await reader.read();
     assert.deepEqual(first, { type: 'data', data: payloads[0] });
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     // paused with at most about two packets taken: the rest waits in the stream (and, over SSH,
     // behind the client's window)
     assert.ok(input.isPaused(), 'the stream is paused');

@@ -25,6 +25,8 @@ const external = [
   'thread-stream',
   // loaded only when configured (scale-out, Redis): imported lazily, kept out of the bundle
   '@aws-sdk/*',
+  '@smithy/*',
+  'undici',
   'pg',
   'mysql2',
   'ioredis',

@@ -79,7 +79,7 @@ export async function buildDeps(
     store = await buildObjectStore(settings, {
       metrics,
       wrapBackend: options.wrapBackend,
-      onUploadBytes: (bytes) => garbage.drop(bytes),
+      onTransferBytes: (bytes) => garbage.drop(bytes),
     });
   } catch (err) {
     await metadata.close();

@@ -24,15 +24,19 @@ export interface BuildObjectStoreOptions {
   metrics?: LfsdMetrics;
   /** tests: a layer right above the backend (FaultyStore), below metering and verification */
   wrapBackend?: (backend: ObjectStore) => ObjectStore;
-  /** told the size of every upload chunk as it passes (VerifyingStore) */
-  onUploadBytes?: (bytes: number) => void;
+  /**
+   * told the size of every chunk of transfer data that passes and is dropped: each upload chunk
+   * (VerifyingStore) and each chunk of an S3 response body (S3Store's HTTP handler): the process
+   * paces its young-generation collections by it (server/transfer-garbage.ts)
+   */
+  onTransferBytes?: (bytes: number) => void;
 }
 
 export async function buildObjectStore(
   settings: Settings,
   options: BuildObjectStoreOptions = {},
 ): Promise<ObjectStore> {
-  const backend = await buildBackend(settings);
+  const backend = await buildBackend(settings, options.onTransferBytes);
   try {
     requireCapabilities(settings, backend.capabilities);
   } catch (err) {
@@ -41,7 +45,7 @@ export async function buildObjectStore(
   }
   const wrapped = options.wrapBackend ? options.wrapBackend(backend) : backend;
   const metered = options.metrics ? new MeteredStore(wrapped, options.metrics) : wrapped;
-  return new VerifyingStore(metered, options.onUploadBytes);
+  return new VerifyingStore(metered, options.onTransferBytes);
 }
 
 /** What each setting needs of the store; a store that lacks it is refused at start, never ignored. */
@@ -73,7 +77,10 @@ function requireCapabilities(settings: Settings, capabilities: ReadonlySet<Store
  * The backend alone, without the layers (gc and fsck: they read and delete whole objects and hash
  * what they read themselves).
  */
-export async function buildBackend(settings: Settings): Promise<ObjectStore> {
+export async function buildBackend(
+  settings: Settings,
+  onTransferBytes?: (bytes: number) => void,
+): Promise<ObjectStore> {
   switch (settings.storage) {
     case 'disk':
       return new DiskStore({ root: settings.dataDir });
@@ -87,6 +94,7 @@ export async function buildBackend(settings: Settings): Promise<ObjectStore> {
         endpoint: settings.s3Endpoint,
         region: settings.s3Region,
         forcePathStyle: settings.s3ForcePathStyle,
+        onBodyBytes: onTransferBytes,
       });
     }
   }

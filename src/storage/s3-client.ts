@@ -12,8 +12,10 @@
  *   single and presigned PutObject calls, which S3 checks).
  * - `forcePathStyle`: `http://endpoint/bucket/key` instead of `http://bucket.endpoint/key`, for MinIO
  *   and most S3-compatible servers.
+ * - `requestHandler`: requests go out through undici (s3-http-handler.ts says why).
  */
 import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { S3HttpHandler } from './s3-http-handler.js';
 
 export interface S3ClientOptions {
   /** for S3-compatible servers, e.g. `http://127.0.0.1:9000`; default: AWS for `region` */
@@ -24,17 +26,20 @@ export interface S3ClientOptions {
   forcePathStyle?: boolean;
   /** static credentials; leave out to use the SDK's default chain (the production setting) */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** told the size of every chunk of every response body (s3-http-handler.ts) */
+  onBodyBytes?: (bytes: number) => void;
 }
 
 export const DEFAULT_S3_REGION = 'us-east-1';
 
-/** The client configuration for `options` (exported so that tests can check it without a network). */
+/** The client configuration for `options` (tests build their own clients against s3rver from it). */
 export function s3ClientConfig(options: S3ClientOptions): S3ClientConfig {
   const config: S3ClientConfig = {
     region: options.region || DEFAULT_S3_REGION,
     forcePathStyle: options.forcePathStyle ?? false,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: new S3HttpHandler({ onBodyBytes: options.onBodyBytes }),
   };
   if (options.endpoint) config.endpoint = options.endpoint;
   // only when configured: an explicit key, even undefined, is better not risked against the chain

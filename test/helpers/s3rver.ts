@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
+import { s3ClientConfig } from '../../src/storage/s3-client.js';
 
 export interface S3rverHandle {
   /** `http://127.0.0.1:<port>` */
@@ -255,14 +256,12 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
 
 /** SDK settings every test client needs against s3rver (see the module comment of src/storage/s3-store.ts). */
 export function s3rverClientConfig(endpoint: string): S3ClientConfig {
-  return {
+  // lfsd's own configuration (its HTTP handler included), with s3rver's fixed credentials
+  return s3ClientConfig({
     endpoint,
-    region: 'us-east-1',
     forcePathStyle: true,
     credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  };
+  });
 }
 
 function waitForPort(child: ChildProcess): Promise<number> {

@@ -15,7 +15,7 @@ import { addRow } from '../lib/report.js';
 import { s3rverClientConfig, s3ServeArgs, startS3rver } from '../../test/helpers/s3rver.js';
 import { S3RVER_ENV } from '../../test/scaleout/helpers/s3-env.js';
 import { mbPerSecond, sizeLabel, summarize } from '../lib/stats.js';
-import { minorFaults } from '../../test/helpers/rss.js';
+import { cpuMs, minorFaults } from '../../test/helpers/rss.js';
 import { S3Store } from '../../src/storage/s3-store.js';
 
 export async function s3Figure(bench: Bench): Promise<void> {
@@ -96,14 +96,18 @@ async function measureS3(
     // bytes and writes nothing; the baseline uploads as before
     const storedUploads = await paired(config.runs, (run) => lfsdUpload(`s3-fork-${run}`), sdkUpload);
     // lfsd's minor page faults per MB proxied (src/storage/malloc-trim.ts: 270-360 before its fix)
+    // and its CPU time per GB, steadier than the rate on a shared machine
     const faultsPerMB: number[] = [];
+    const cpuPerGB: number[] = [];
     const downloads = await paired(
       config.runs,
       async (run) => {
         const faults0 = minorFaults(server.pid);
+        const cpu0 = cpuMs(server.pid);
         const rate = await timed(() =>
           new LfsClient(repoUrl(run), USER, PASSWORD).download(object, { expect: object.size }),
         );
+        cpuPerGB.push((cpuMs(server.pid) - cpu0) / (object.size / 1e9));
         faultsPerMB.push((minorFaults(server.pid) - faults0) / (object.size / 1e6));
         return rate;
       },
@@ -137,6 +141,13 @@ async function measureS3(
       better: 'higher',
       lfsd: summarize(downloads.a),
       baseline: { label: baseline, summary: summarize(downloads.b) },
+    });
+    addRow(report, {
+      figure: '7',
+      measure: `lfsd CPU time per GB, S3 proxy download ${label}`,
+      unit: 'ms/GB',
+      better: 'lower',
+      lfsd: summarize(cpuPerGB),
     });
     addRow(report, {
       figure: '7',

@@ -14,6 +14,7 @@ import { formatSize } from '../lifecycle/sizes.js';
 import type { MetadataStore } from '../metadata/metadata-store.js';
 import { lifecycleMetricsText } from '../observability/metrics.js';
 import { openMetadata } from '../server/build-deps.js';
+import { TransferGarbage } from '../server/transfer-garbage.js';
 import { buildBackend } from '../storage/build-object-store.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { adminCommand } from './admin-commands.js';
@@ -177,7 +178,9 @@ function storageCommand(
     const settings = settingsFrom(options);
     const metadata = await openMetadata(settings);
     try {
-      const store = await buildBackend(settings);
+      // fsck reads every object: over S3, the bodies' buffers pace minor collections as in serve
+      const garbage = new TransferGarbage();
+      const store = await buildBackend(settings, (bytes) => garbage.drop(bytes));
       try {
         await action({ metadata, store }, cmd.args, options);
       } finally {

@@ -20,9 +20,11 @@
  * function with its optimizing compiler, whose work area for llhttp's parser was 36 MB of C heap,
  * resident for the rest of the process (seen in /proc/self/smaps during a 300 MB upload:
  * test/storage/s3-store.test.ts's peak RSS growth went from 35 to 71 MB). So this module keeps
- * WebAssembly on V8's baseline compiler (Liftoff), a process-wide V8 flag that concerns nothing
- * else in lfsd, which runs no other WebAssembly; llhttp's work per body chunk is a few calls, and
- * the proxy's CPU per GB did not grow (1,566-1,589 ms against 1,773-1,801 in the same runs).
+ * WebAssembly on V8's baseline compiler (Liftoff), a process-wide V8 flag; llhttp's work per body
+ * chunk is a few calls, and the proxy's CPU per GB did not grow (1,566-1,589 ms against
+ * 1,773-1,801 in the same runs). The only other WebAssembly in lfsd is ssh2's Poly1305, which it
+ * uses only when its native binding is missing: 1,300 instead of 1,470 MB/s on Liftoff (32 KiB
+ * packets), a few per cent of an SSH transfer, and only with both S3 and SSH configured.
  */
 import type { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';

@@ -9,12 +9,13 @@ import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { classifyBackendFailure } from '../../src/storage/backend-failure.js';
 import { s3ClientConfig } from '../../src/storage/s3-client.js';
 import { S3Store } from '../../src/storage/s3-store.js';
 import { startS3rver, type S3rverHandle } from '../helpers/s3rver.js';
-import { pseudoRandomBytes, readAll, sha256 } from './conformance.js';
+import { generatedOid, generatedStream, pseudoRandomBytes, readAll, sha256 } from './conformance.js';
 
 const T = { timeout: 60_000 };
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -91,6 +92,37 @@ describe('S3 HTTP handler against s3rver', () => {
       const range = await store.get(oid, { range: { start: 1000, end: 1999 } });
       assert.deepEqual(await readAll(range!.body), content.subarray(1000, 2000));
       assert.deepEqual(told, [1000]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('holds a download back while its reader waits: memory stays bounded', T, async () => {
+    const store = new S3Store({
+      bucket: server.bucket,
+      prefix: 'slow/',
+      endpoint: server.endpoint,
+      forcePathStyle: true,
+      credentials: CREDENTIALS,
+    });
+    try {
+      const size = 150_000_000;
+      const oid = generatedOid('slow-reader', size);
+      await store.put(oid, size, generatedStream('slow-reader', size));
+      const got = await store.get(oid);
+      assert.ok(got);
+      const before = process.memoryUsage().arrayBuffers;
+      const reader = got.body[Symbol.asyncIterator]();
+      let length = ((await reader.next()).value as Buffer).length;
+      // s3rver sends as fast as it can; undici stops reading its socket while the body is full
+      await sleep(1500);
+      const held = process.memoryUsage().arrayBuffers - before;
+      console.log(`# held ${held} bytes while the reader waited`);
+      assert.ok(held < 16_000_000, `held ${held} bytes while the reader waited`);
+      for (let chunk = await reader.next(); !chunk.done; chunk = await reader.next()) {
+        length += (chunk.value as Buffer).length;
+      }
+      assert.equal(length, size, 'then the whole body arrives');
     } finally {
       await store.close();
     }

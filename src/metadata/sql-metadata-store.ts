@@ -289,11 +289,12 @@ export class SqlMetadataStore implements MetadataStore {
   }
 
   async findUserById(id: number): Promise<User | undefined> {
-    const row = await this.db
-      .selectFrom('users')
-      .select(USER_COLUMNS)
-      .where('id', '=', id)
-      .executeTakeFirst();
+    // a hot query: transfers granted under a password check that it still stands
+    const [row] = await this.runCompiled(
+      'find-user-by-id',
+      () => this.db.selectFrom('users').select(USER_COLUMNS).where('id', '=', 0),
+      [id],
+    );
     return row && toUser(row);
   }
 
@@ -512,20 +513,22 @@ export class SqlMetadataStore implements MetadataStore {
     column: 'ssh_keys.fingerprint' | 'ssh_keys.id',
     value: string | number,
   ): Promise<{ key: SshKeyRecord; user: User } | undefined> {
-    const row = await this.db
-      .selectFrom('ssh_keys')
-      .innerJoin('users', 'users.id', 'ssh_keys.user_id')
-      .select([
-        ...SSH_KEY_COLUMNS,
-        'users.name as user_name',
-        'users.is_admin',
-        'users.password_hash',
-        'users.created_at as user_created_at',
-        'users.disabled',
-        'users.auth_generation',
-      ])
-      .where(column, '=', value)
-      .executeTakeFirst();
+    // a hot query: an SSH session asks before every command whether its key still stands
+    const build = () =>
+      this.db
+        .selectFrom('ssh_keys')
+        .innerJoin('users', 'users.id', 'ssh_keys.user_id')
+        .select([
+          ...SSH_KEY_COLUMNS,
+          'users.name as user_name',
+          'users.is_admin',
+          'users.password_hash',
+          'users.created_at as user_created_at',
+          'users.disabled',
+          'users.auth_generation',
+        ])
+        .where(column, '=', value);
+    const [row] = await this.runCompiled(`findSshKeyWith ${column}`, build, [value]);
     if (!row) return undefined;
     const user = toUser({
       id: row.user_id,

@@ -30,7 +30,17 @@ import type {
   User,
   WebSession,
 } from './metadata-store.js';
-import { toDate, toLock, toNumber, toPermission, toRepo, toSshKey, toToken, toUser } from './row-mappers.js';
+import {
+  toDate,
+  toLock,
+  toNumber,
+  toPermission,
+  toRepo,
+  toSshKey,
+  toToken,
+  toUser,
+  type UserRow,
+} from './row-mappers.js';
 import {
   checkLockPath,
   checkOptionalText,
@@ -79,6 +89,34 @@ const SSH_KEY_COLUMNS = [
   'ssh_keys.created_at',
   'ssh_keys.last_used_at',
 ] as const;
+/** the user's columns of a row joined to its user (a token's, an SSH key's), `user_id` aside */
+const JOINED_USER_COLUMNS = [
+  'users.name as user_name',
+  'users.is_admin',
+  'users.password_hash',
+  'users.created_at as user_created_at',
+  'users.disabled',
+  'users.auth_generation',
+] as const;
+
+/** The user of a row selected with JOINED_USER_COLUMNS and its `user_id`. */
+function joinedUser(
+  row: Omit<UserRow, 'id' | 'name' | 'created_at'> & {
+    user_id: number;
+    user_name: string;
+    user_created_at: UserRow['created_at'];
+  },
+): User {
+  return toUser({
+    id: row.user_id,
+    name: row.user_name,
+    is_admin: row.is_admin,
+    password_hash: row.password_hash,
+    created_at: row.user_created_at,
+    disabled: row.disabled,
+    auth_generation: row.auth_generation,
+  });
+}
 const TOKEN_COLUMNS = ['id', 'user_id', 'name', 'created_at', 'expires_at', 'revoked_at', 'scopes'] as const;
 
 export class SqlMetadataStore implements MetadataStore {
@@ -409,12 +447,7 @@ export class SqlMetadataStore implements MetadataStore {
           'tokens.revoked_at',
           'tokens.scopes',
           'users.id as user_id',
-          'users.name as user_name',
-          'users.is_admin',
-          'users.password_hash',
-          'users.created_at as user_created_at',
-          'users.disabled',
-          'users.auth_generation',
+          ...JOINED_USER_COLUMNS,
         ])
         .where(column, '=', value);
     const [row] = await this.runCompiled(`findTokenWith ${column}`, build, [value]);
@@ -428,16 +461,7 @@ export class SqlMetadataStore implements MetadataStore {
       revoked_at: row.revoked_at,
       scopes: row.scopes,
     });
-    const user = toUser({
-      id: row.user_id,
-      name: row.user_name,
-      is_admin: row.is_admin,
-      password_hash: row.password_hash,
-      created_at: row.user_created_at,
-      disabled: row.disabled,
-      auth_generation: row.auth_generation,
-    });
-    return { token, user };
+    return { token, user: joinedUser(row) };
   }
 
   async listTokens(userId: number): Promise<TokenRecord[]> {
@@ -518,28 +542,11 @@ export class SqlMetadataStore implements MetadataStore {
       this.db
         .selectFrom('ssh_keys')
         .innerJoin('users', 'users.id', 'ssh_keys.user_id')
-        .select([
-          ...SSH_KEY_COLUMNS,
-          'users.name as user_name',
-          'users.is_admin',
-          'users.password_hash',
-          'users.created_at as user_created_at',
-          'users.disabled',
-          'users.auth_generation',
-        ])
+        .select([...SSH_KEY_COLUMNS, ...JOINED_USER_COLUMNS])
         .where(column, '=', value);
     const [row] = await this.runCompiled(`findSshKeyWith ${column}`, build, [value]);
     if (!row) return undefined;
-    const user = toUser({
-      id: row.user_id,
-      name: row.user_name,
-      is_admin: row.is_admin,
-      password_hash: row.password_hash,
-      created_at: row.user_created_at,
-      disabled: row.disabled,
-      auth_generation: row.auth_generation,
-    });
-    return { key: toSshKey(row), user };
+    return { key: toSshKey(row), user: joinedUser(row) };
   }
 
   async listSshKeys(userId: number): Promise<SshKeyRecord[]> {

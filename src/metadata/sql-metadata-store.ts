@@ -117,6 +117,7 @@ function joinedUser(
     auth_generation: row.auth_generation,
   });
 }
+
 const TOKEN_COLUMNS = ['id', 'user_id', 'name', 'created_at', 'expires_at', 'revoked_at', 'scopes'] as const;
 
 export class SqlMetadataStore implements MetadataStore {

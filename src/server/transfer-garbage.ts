@@ -1,7 +1,8 @@
 /**
  * Collects V8's young generation after every few MiB of buffers that transfers are done with, so
  * that those buffers are freed soon after they die instead of piling up until V8 decides to
- * collect. One per process, told by every upload (VerifyingStore, whatever the way in) and by the
+ * collect. One per process, told by every upload (VerifyingStore, whatever the way in), by the S3
+ * client for every response body (an S3 proxy download: storage/s3-http-handler.ts) and by the
  * SSH sessions, which drop more buffers per byte than HTTP does.
  *
  * Why: Node allocates a new buffer for every socket read (64 KiB), and ssh2 one for every packet

@@ -155,21 +155,32 @@ describe('S3 HTTP handler against s3rver', () => {
   });
 });
 
+/** What `call` with a client of lfsd's configuration against `endpoint` fails with (it must fail). */
+async function failureOf(
+  endpoint: string,
+  attempts: number,
+  call: (client: S3Client) => Promise<unknown>,
+): Promise<Error & { code?: string }> {
+  const client = clientFor(endpoint, attempts);
+  try {
+    return await call(client).then(
+      () => assert.fail('answered'),
+      (err: unknown) => err as Error & { code?: string },
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
+const headObject = (client: S3Client) => client.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' }));
+
 describe('S3 HTTP handler failures', () => {
   it('a refused connection keeps its system error code: the backend is unavailable', T, async () => {
     const closed = await rawServer(() => undefined);
     await closed.close(); // nothing listens on its port now
-    const client = clientFor(closed.endpoint, 1);
-    try {
-      const err = await client.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' })).then(
-        () => assert.fail('answered'),
-        (e: unknown) => e as Error & { code?: string },
-      );
-      assert.equal(err.code, 'ECONNREFUSED');
-      assert.equal(classifyBackendFailure(err), 'unavailable');
-    } finally {
-      client.destroy();
-    }
+    const err = await failureOf(closed.endpoint, 1, headObject);
+    assert.equal(err.code, 'ECONNREFUSED');
+    assert.equal(classifyBackendFailure(err), 'unavailable');
   });
 
   it(
@@ -178,17 +189,12 @@ describe('S3 HTTP handler failures', () => {
     async () => {
       // reads the request, then closes the connection without an answer
       const dropping = await rawServer((socket) => socket.once('data', () => socket.destroy()));
-      const client = clientFor(dropping.endpoint, 3);
       try {
-        const err = await client.send(new HeadObjectCommand({ Bucket: 'b', Key: 'k' })).then(
-          () => assert.fail('answered'),
-          (e: unknown) => e as Error & { code?: string },
-        );
+        const err = await failureOf(dropping.endpoint, 3, headObject);
         assert.equal(err.code, 'ECONNRESET');
         assert.equal(classifyBackendFailure(err), 'unavailable');
         assert.equal(dropping.connections(), 3, 'tried three times');
       } finally {
-        client.destroy();
         await dropping.close();
       }
     },
@@ -196,21 +202,16 @@ describe('S3 HTTP handler failures', () => {
 
   it("a call's AbortSignal cancels it while the server does not answer", T, async () => {
     const silent = await rawServer(() => undefined);
-    const client = clientFor(silent.endpoint, 1);
     try {
       const controller = new AbortController();
       setTimeout(() => controller.abort(), 200);
       const started = Date.now();
-      const err = await client
-        .send(new GetObjectCommand({ Bucket: 'b', Key: 'k' }), { abortSignal: controller.signal })
-        .then(
-          () => assert.fail('answered'),
-          (e: unknown) => e as Error,
-        );
+      const err = await failureOf(silent.endpoint, 1, (client) =>
+        client.send(new GetObjectCommand({ Bucket: 'b', Key: 'k' }), { abortSignal: controller.signal }),
+      );
       assert.equal(err.name, 'AbortError');
       assert.ok(Date.now() - started < 10_000, 'cancelled, not timed out');
     } finally {
-      client.destroy();
       await silent.close();
     }
   });
